@@ -1,0 +1,197 @@
+/**
+ * The one module that decides the TensorFlow.js backend. Nothing else in the
+ * project imports a backend package.
+ *
+ * - `cpu`: pure JavaScript (`@tensorflow/tfjs-backend-cpu`), exact reference.
+ * - `wasm`: XNNPACK (`@tensorflow/tfjs-backend-wasm`) plus this project's
+ *   gradient kernels (`lib/kernels/`), which stock wasm lacks.
+ * - `webgpu`: `@tensorflow/tfjs-backend-webgpu` on `navigator.gpu` (on Linux
+ *   without a GPU: Mesa's lavapipe).
+ * - `tensorflow`: libtensorflow through `tfjs-node-gpu` (CUDA) or `tfjs-node`
+ *   (CPU), imported dynamically only when chosen.
+ * - `auto`: `tensorflow` if installed, else the fastest CPU path
+ *   ({@link FAST_CPU_BACKEND}).
+ *
+ * @module
+ */
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
+import { registerProjectKernels } from "./kernels/registry.ts";
+
+/** Backend names accepted by {@link useBackend}. */
+export const BACKEND_NAMES = [
+  "auto",
+  "cpu",
+  "wasm",
+  "webgpu",
+  "tensorflow",
+] as const;
+/** A backend name accepted by {@link useBackend}. */
+export type BackendName = typeof BACKEND_NAMES[number];
+
+/** The CPU backend `auto` picks when `tensorflow` is unavailable (chosen by `deno task bench`). */
+export const FAST_CPU_BACKEND: Exclude<BackendName, "auto" | "tensorflow"> =
+  "cpu";
+
+/** Exact pinned versions of the TensorFlow.js packages. */
+export const TFJS_VERSION = "4.22.0";
+
+/** What a run used: recorded in every result file. */
+export interface BackendInfo {
+  /** The name requested (`auto` included). */
+  requested: BackendName;
+  /** The tfjs backend actually active (`cpu`, `wasm`, `webgpu`, `tensorflow`). */
+  backend: string;
+  /** A description of the device, e.g. "CPU (2 threads)", "NVIDIA H100 (CUDA)". */
+  device: string;
+  /** Package that provides the backend, with version. */
+  package: string;
+  /** Kernels this project registered on top of the backend. */
+  projectKernels: string[];
+  tfjsVersion: string;
+  denoVersion: string;
+}
+
+let current: BackendInfo | null = null;
+
+/** The backend chosen by the last {@link useBackend}, or null before any. */
+export function backendInfo(): BackendInfo | null {
+  return current;
+}
+
+/** Thrown when the `tensorflow` backend cannot be loaded. */
+export class BackendUnavailableError extends Error {
+  override name = "BackendUnavailableError";
+}
+
+/** The message shown when tfjs-node(-gpu) cannot be loaded. */
+export function tensorflowInstallHint(cause: string): string {
+  return [
+    `The "tensorflow" backend needs @tensorflow/tfjs-node-gpu@${TFJS_VERSION} (CUDA 11.x + cuDNN 8) or ` +
+    `@tensorflow/tfjs-node@${TFJS_VERSION} (CPU), whose install script downloads libtensorflow 2.9.1; ` +
+    `it could not be loaded (${cause}).`,
+    `Install it from the project root with: deno install --allow-scripts=npm:@tensorflow/tfjs-node-gpu@${TFJS_VERSION} ` +
+    `--entrypoint lib/backend_tensorflow.ts (or tfjs-node for CPU),`,
+    `or use the Docker image (see README, "GPU runs"), or choose --backend cpu|wasm|webgpu.`,
+  ].join("\n");
+}
+
+/**
+ * Restores `util.isNullOrUndefined`, which Node's util dropped and which
+ * tfjs-node 4.22 still calls (Deno >= 2.4.4). Must run before the first op.
+ */
+export async function restoreIsNullOrUndefined(): Promise<boolean> {
+  const util = (await import("node:util")).default as unknown as Record<
+    string,
+    unknown
+  >;
+  if (typeof util.isNullOrUndefined === "function") return false;
+  util.isNullOrUndefined = (x: unknown) => x === null || x === undefined;
+  return true;
+}
+
+async function loadTensorflow(): Promise<string> {
+  await restoreIsNullOrUndefined();
+  const errors: string[] = [];
+  for (
+    const pkg of [
+      "@tensorflow/tfjs-node-gpu",
+      "@tensorflow/tfjs-node",
+    ]
+  ) {
+    try {
+      // Specifiers are built at run time so that nothing is fetched unless chosen.
+      await import(`npm:${pkg}@${TFJS_VERSION}`);
+      if (tf.findBackend("tensorflow")) return `${pkg}@${TFJS_VERSION}`;
+      errors.push(`${pkg}: loaded but registered no "tensorflow" backend`);
+    } catch (e) {
+      errors.push(`${pkg}: ${(e as Error).message.split("\n")[0]}`);
+    }
+  }
+  throw new BackendUnavailableError(tensorflowInstallHint(errors.join("; ")));
+}
+
+async function loadWasm(): Promise<string> {
+  const wasm = await import("npm:@tensorflow/tfjs-backend-wasm@4.22.0");
+  const threads = Math.max(1, navigator.hardwareConcurrency ?? 1);
+  try {
+    wasm.setThreadsCount(threads);
+  } catch { /* older builds: single-threaded */ }
+  return `@tensorflow/tfjs-backend-wasm@${TFJS_VERSION}`;
+}
+
+async function loadWebgpu(): Promise<string> {
+  const gpu =
+    (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } })
+      .gpu;
+  if (!gpu || !(await gpu.requestAdapter())) {
+    throw new BackendUnavailableError(
+      `The "webgpu" backend needs a WebGPU adapter and none was found ` +
+        `(on Linux without a GPU install Mesa's lavapipe: apt-get install mesa-vulkan-drivers).`,
+    );
+  }
+  await import("npm:@tensorflow/tfjs-backend-webgpu@4.22.0");
+  return `@tensorflow/tfjs-backend-webgpu@${TFJS_VERSION}`;
+}
+
+function describeDevice(backend: string): string {
+  const threads = navigator.hardwareConcurrency ?? 1;
+  if (backend === "tensorflow") {
+    const gpu = Deno.env.get("CUDA_VISIBLE_DEVICES");
+    return `libtensorflow (${
+      gpu === undefined ? "all visible devices" : `CUDA_VISIBLE_DEVICES=${gpu}`
+    })`;
+  }
+  if (backend === "webgpu") return "WebGPU adapter";
+  return `CPU (${threads} logical cores, ${Deno.build.os}-${Deno.build.arch})`;
+}
+
+/**
+ * Activates a backend and returns what was chosen.
+ *
+ * @example
+ * ```ts
+ * import { useBackend } from "./backend.ts";
+ * const info = await useBackend("cpu");
+ * if (info.backend !== "cpu") throw new Error(info.backend);
+ * ```
+ */
+export async function useBackend(
+  name: BackendName = "auto",
+): Promise<BackendInfo> {
+  if (!(BACKEND_NAMES as readonly string[]).includes(name)) {
+    throw new RangeError(
+      `Unknown backend "${name}"; valid: ${BACKEND_NAMES.join(", ")}`,
+    );
+  }
+  let pkg: string;
+  let chosen: string = name;
+  if (name === "auto") {
+    try {
+      pkg = await loadTensorflow();
+      chosen = "tensorflow";
+    } catch {
+      return { ...(await useBackend(FAST_CPU_BACKEND)), requested: "auto" };
+    }
+  } else if (name === "tensorflow") pkg = await loadTensorflow();
+  else if (name === "wasm") pkg = await loadWasm();
+  else if (name === "webgpu") pkg = await loadWebgpu();
+  else pkg = `@tensorflow/tfjs-backend-cpu@${TFJS_VERSION}`;
+
+  const ok = await tf.setBackend(chosen);
+  if (!ok) {
+    throw new BackendUnavailableError(`tf.setBackend("${chosen}") failed`);
+  }
+  await tf.ready();
+  const projectKernels = registerProjectKernels(chosen);
+  current = {
+    requested: name,
+    backend: tf.getBackend(),
+    device: describeDevice(chosen),
+    package: pkg,
+    projectKernels,
+    tfjsVersion: TFJS_VERSION,
+    denoVersion: Deno.version.deno,
+  };
+  return current;
+}

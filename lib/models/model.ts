@@ -1,0 +1,87 @@
+/**
+ * The functional model interface shared by every network in the project.
+ *
+ * A model is split into a feature extractor F_phi (everything up to and
+ * including global average pooling) and a classifier C_theta (the last linear
+ * layer), as in the paper (Sec. 3). Parameters and BatchNorm statistics are
+ * explicit values that live apart: the optimizers only ever see parameters,
+ * and `apply` returns the new BatchNorm statistics instead of mutating them.
+ *
+ * BatchNorm momentum convention (named once, here): PyTorch's.
+ * `running = (1 - momentum) * running + momentum * batchStat`, momentum 0.1,
+ * running variance uses the unbiased batch variance, epsilon 1e-5.
+ *
+ * @module
+ */
+import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import type { Params } from "../tree.ts";
+import type { Rng } from "../rng.ts";
+
+/** BatchNorm momentum (PyTorch convention, see module doc). */
+export const BN_MOMENTUM = 0.1;
+/** BatchNorm epsilon. */
+export const BN_EPSILON = 1e-5;
+
+/** Parameters split into the feature extractor (phi) and the classifier (theta). */
+export interface ModelParams {
+  /** Feature-extractor parameters phi. */
+  features: Params;
+  /** Classifier parameters theta: `kernel` [featureDim, numClasses] and `bias` [numClasses]. */
+  classifier: Params;
+}
+
+/** BatchNorm running statistics, keyed `<layer>.mean` / `<layer>.variance`. Empty for models without BN. */
+export type BnState = Params;
+
+/**
+ * How a forward pass treats BatchNorm.
+ * - `{train: false}`: normalise with running statistics (inference).
+ * - `{train: true, updateStats: true}`: normalise with batch statistics and return moved running statistics.
+ * - `{train: true, updateStats: false}`: normalise with batch statistics, return the running statistics unchanged
+ *   (SAM's second pass, PoF's weak batch).
+ */
+export interface ApplyOptions {
+  train: boolean;
+  updateStats?: boolean;
+}
+
+/** The result of a forward pass. */
+export interface ApplyResult {
+  /** [batch, numClasses] logits. */
+  logits: tf.Tensor2D;
+  /** [batch, featureDim] features F_phi(x). */
+  features: tf.Tensor2D;
+  /** The BatchNorm state after the pass (the input state's tensors when not updated). */
+  state: BnState;
+}
+
+/** A functional network split into feature extractor and linear classifier. */
+export interface Model {
+  /** Human-readable name, e.g. `"WRN-28-10"`. */
+  readonly name: string;
+  /** Input shape of one example, [H, W, C] for images or [D] for vectors. */
+  readonly inputShape: number[];
+  readonly numClasses: number;
+  /** Dimension of F_phi(x). */
+  readonly featureDim: number;
+  /** Forward multiply-adds per example (for work estimates). */
+  readonly multiplyAdds: number;
+  /** Fresh parameters and BN state drawn from `rng`. */
+  init(rng: Rng): { params: ModelParams; state: BnState };
+  /** F_phi(x) and the new BN state. */
+  features(
+    phi: Params,
+    state: BnState,
+    x: tf.Tensor,
+    options: ApplyOptions,
+  ): { features: tf.Tensor2D; state: BnState };
+  /** C_theta(f): logits. */
+  classify(theta: Params, features: tf.Tensor2D): tf.Tensor2D;
+  /** C_theta(F_phi(x)). */
+  apply(
+    params: ModelParams,
+    state: BnState,
+    x: tf.Tensor,
+    options: ApplyOptions,
+  ): ApplyResult;
+}
