@@ -64,16 +64,130 @@ export class BackendUnavailableError extends Error {
   override name = "BackendUnavailableError";
 }
 
-/** The message shown when tfjs-node(-gpu) cannot be loaded. */
+/** The npm packages that provide the `tensorflow` backend, in the order {@link useBackend} tries them. */
+export const TENSORFLOW_PACKAGES = [
+  "@tensorflow/tfjs-node-gpu",
+  "@tensorflow/tfjs-node",
+] as const;
+/** One of {@link TENSORFLOW_PACKAGES}. */
+export type TensorflowPackage = typeof TENSORFLOW_PACKAGES[number];
+
+/**
+ * The command that installs `pkg` with its install script allowed (run from
+ * the project root). Both packages are pinned in `deno.json` and `deno.lock`;
+ * a plain `deno install` fetches them but skips the install script that
+ * downloads libtensorflow 2.9.1 and the native addon, so this command only
+ * allows that one script.
+ *
+ * @example
+ * ```ts
+ * import { tensorflowInstallCommand } from "./backend.ts";
+ * const cmd = tensorflowInstallCommand("@tensorflow/tfjs-node-gpu");
+ * if (cmd !== "deno install --allow-scripts=npm:@tensorflow/tfjs-node-gpu@4.22.0") throw new Error(cmd);
+ * ```
+ */
+export function tensorflowInstallCommand(
+  pkg: TensorflowPackage = "@tensorflow/tfjs-node-gpu",
+): string {
+  if (!(TENSORFLOW_PACKAGES as readonly string[]).includes(pkg)) {
+    throw new RangeError(
+      `Unknown tensorflow backend package "${pkg}"; valid: ${
+        TENSORFLOW_PACKAGES.join(", ")
+      }`,
+    );
+  }
+  return `deno install --allow-scripts=npm:${pkg}@${TFJS_VERSION}`;
+}
+
+/**
+ * The message shown when tfjs-node(-gpu) cannot be loaded; `cause` says why.
+ *
+ * @example
+ * ```ts
+ * import { tensorflowInstallHint } from "./backend.ts";
+ * const hint = tensorflowInstallHint("not installed");
+ * if (!hint.includes("deno install --allow-scripts=npm:@tensorflow/tfjs-node-gpu@4.22.0")) throw new Error(hint);
+ * ```
+ */
 export function tensorflowInstallHint(cause: string): string {
   return [
-    `The "tensorflow" backend needs @tensorflow/tfjs-node-gpu@${TFJS_VERSION} (CUDA 11.x + cuDNN 8) or ` +
-    `@tensorflow/tfjs-node@${TFJS_VERSION} (CPU), whose install script downloads libtensorflow 2.9.1; ` +
-    `it could not be loaded (${cause}).`,
-    `Install it from the project root with: deno install --allow-scripts=npm:@tensorflow/tfjs-node-gpu@${TFJS_VERSION} ` +
-    `--entrypoint lib/backend_tensorflow.ts (or tfjs-node for CPU),`,
-    `or use the Docker image (see README, "GPU runs"), or choose --backend cpu|wasm|webgpu.`,
+    `The "tensorflow" backend needs @tensorflow/tfjs-node-gpu@${TFJS_VERSION} (NVIDIA GPU, CUDA 11.x + cuDNN 8) or ` +
+    `@tensorflow/tfjs-node@${TFJS_VERSION} (CPU) with its native addon; it could not be loaded (${cause}).`,
+    `Both are pinned in deno.json and deno.lock, but their install script (which downloads libtensorflow 2.9.1 ` +
+    `and the addon from storage.googleapis.com) runs only when allowed. From the project root run`,
+    `  ${tensorflowInstallCommand("@tensorflow/tfjs-node-gpu")}   (GPU)`,
+    `  ${tensorflowInstallCommand("@tensorflow/tfjs-node")}       (CPU)`,
+    `or use the Docker image (README, "Docker and GPU runs"), or choose --backend cpu|wasm|webgpu.`,
   ].join("\n");
+}
+
+/** Where a `tensorflow` backend package stands in a `node_modules` folder. */
+export interface TensorflowPackageStatus {
+  /** The package name. */
+  package: TensorflowPackage;
+  /** The package folder, or null when it is not installed in any folder searched. */
+  dir: string | null;
+  /** The native addon `lib/napi-v<N>/tfjs_binding.node`, or null when the install script has not put it there. */
+  addon: string | null;
+}
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+/** The `node_modules` folders searched by default: the project's (beside `lib/`), then the working directory's. */
+export function defaultNodeModulesDirs(): string[] {
+  const dirs: string[] = [];
+  const here = new URL("../node_modules", import.meta.url);
+  if (here.protocol === "file:") dirs.push(decodeURIComponent(here.pathname));
+  const cwd = `${Deno.cwd()}/node_modules`;
+  if (!dirs.includes(cwd)) dirs.push(cwd);
+  return dirs;
+}
+
+/**
+ * Looks, without importing or fetching anything, for `pkg` and its native
+ * addon in `nodeModulesDirs` (default {@link defaultNodeModulesDirs}).
+ * {@link useBackend} imports a package only when its addon is there, so that
+ * choosing `tensorflow` or `auto` never downloads a package at run time.
+ *
+ * @example
+ * ```ts
+ * import { tensorflowPackageStatus } from "./backend.ts";
+ * const s = tensorflowPackageStatus("@tensorflow/tfjs-node", { nodeModulesDirs: ["/nonexistent"] });
+ * if (s.dir !== null || s.addon !== null) throw new Error(JSON.stringify(s));
+ * ```
+ */
+export function tensorflowPackageStatus(
+  pkg: TensorflowPackage,
+  options: { nodeModulesDirs?: string[] } = {},
+): TensorflowPackageStatus {
+  const dirs = options.nodeModulesDirs ?? defaultNodeModulesDirs();
+  for (const nm of dirs) {
+    const dir = `${nm}/${pkg}`;
+    if (!existsSync(`${dir}/package.json`)) continue;
+    let addon: string | null = null;
+    if (existsSync(`${dir}/lib`)) {
+      const napi = [...Deno.readDirSync(`${dir}/lib`)]
+        .map((e) => e.name)
+        .filter((n) => /^napi-v\d+$/.test(n))
+        .sort((a, b) => Number(b.slice(6)) - Number(a.slice(6)));
+      for (const n of napi) {
+        if (existsSync(`${dir}/lib/${n}/tfjs_binding.node`)) {
+          addon = `${dir}/lib/${n}/tfjs_binding.node`;
+          break;
+        }
+      }
+    }
+    return { package: pkg, dir, addon };
+  }
+  return { package: pkg, dir: null, addon: null };
 }
 
 /**
@@ -93,12 +207,18 @@ export async function restoreIsNullOrUndefined(): Promise<boolean> {
 async function loadTensorflow(): Promise<string> {
   await restoreIsNullOrUndefined();
   const errors: string[] = [];
-  for (
-    const pkg of [
-      "@tensorflow/tfjs-node-gpu",
-      "@tensorflow/tfjs-node",
-    ]
-  ) {
+  for (const pkg of TENSORFLOW_PACKAGES) {
+    const status = tensorflowPackageStatus(pkg);
+    if (status.dir === null) {
+      errors.push(`${pkg}: not installed (no node_modules/${pkg})`);
+      continue;
+    }
+    if (status.addon === null) {
+      errors.push(
+        `${pkg}: installed without its native addon (its install script has not run)`,
+      );
+      continue;
+    }
     try {
       // Specifiers are built at run time so that nothing is fetched unless chosen.
       await import(`npm:${pkg}@${TFJS_VERSION}`);
@@ -138,7 +258,11 @@ function describeDevice(backend: string): string {
   const threads = navigator.hardwareConcurrency ?? 1;
   if (backend === "tensorflow") {
     const gpu = Deno.env.get("CUDA_VISIBLE_DEVICES");
-    return `libtensorflow (${
+    // tfjs-node's backend reports whether libtensorflow found a CUDA device.
+    const usingGpu = (tf.findBackend("tensorflow") as unknown as {
+      isUsingGpuDevice?: boolean;
+    } | null)?.isUsingGpuDevice === true;
+    return `libtensorflow ${usingGpu ? "GPU" : "CPU"} (${
       gpu === undefined ? "all visible devices" : `CUDA_VISIBLE_DEVICES=${gpu}`
     })`;
   }
@@ -171,7 +295,8 @@ export async function useBackend(
       pkg = await loadTensorflow();
       chosen = "tensorflow";
     } catch {
-      return { ...(await useBackend(FAST_CPU_BACKEND)), requested: "auto" };
+      current = { ...(await useBackend(FAST_CPU_BACKEND)), requested: "auto" };
+      return current;
     }
   } else if (name === "tensorflow") pkg = await loadTensorflow();
   else if (name === "wasm") pkg = await loadWasm();

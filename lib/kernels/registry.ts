@@ -3,32 +3,45 @@
  * (see `lib/kernels/*`). `lib/backend.ts` calls {@link registerProjectKernels}
  * after choosing a backend; nothing else registers kernels.
  *
+ * - `wasm`: `Conv2DBackpropFilter` (missing from stock wasm, so convnets could
+ *   not train) and `Conv2DBackpropInput` (stock is ~10x slower than the
+ *   forward convolution), both built on the backend's own XNNPACK kernels.
+ *
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { conv2dBackpropFilterWasmConfig } from "./conv2d_backprop_filter.ts";
+import { conv2dBackpropInputWasmConfig } from "./conv2d_backprop_input.ts";
+import { rememberStockKernel } from "./stock.ts";
 
 /** Every kernel config this project registers, by backend name. */
-export const PROJECT_KERNELS: Record<string, tf.KernelConfig[]> = {};
+export const PROJECT_KERNELS: Record<string, tf.KernelConfig[]> = {
+  wasm: [conv2dBackpropFilterWasmConfig, conv2dBackpropInputWasmConfig],
+};
 
 /**
- * Registers the project's kernels for `backendName` (idempotent).
- * Returns the kernel names registered.
+ * Registers the project's kernels for `backendName` (idempotent); a stock
+ * kernel that gets replaced is kept for fallbacks (`stock.ts`). Returns the
+ * names of the project kernels active on that backend.
  *
  * @example
  * ```ts
  * import { registerProjectKernels } from "./registry.ts";
- * registerProjectKernels("cpu");
+ * if (registerProjectKernels("cpu").length !== 0) throw new Error("cpu has none");
  * ```
  */
 export function registerProjectKernels(backendName: string): string[] {
   const configs = PROJECT_KERNELS[backendName] ?? [];
-  const done: string[] = [];
+  const active: string[] = [];
   for (const config of configs) {
+    active.push(config.kernelName);
     const existing = tf.getKernel(config.kernelName, backendName);
     if (existing?.kernelFunc === config.kernelFunc) continue;
-    if (existing) tf.unregisterKernel(config.kernelName, backendName);
+    if (existing) {
+      rememberStockKernel(existing);
+      tf.unregisterKernel(config.kernelName, backendName);
+    }
     tf.registerKernel(config);
-    done.push(config.kernelName);
   }
-  return done;
+  return active;
 }

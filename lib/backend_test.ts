@@ -1,0 +1,214 @@
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
+import {
+  backendInfo,
+  BackendUnavailableError,
+  FAST_CPU_BACKEND,
+  restoreIsNullOrUndefined,
+  TENSORFLOW_PACKAGES,
+  tensorflowInstallCommand,
+  type TensorflowPackage,
+  tensorflowPackageStatus,
+  TFJS_VERSION,
+  useBackend,
+} from "./backend.ts";
+
+const ROOT = new URL("../", import.meta.url);
+
+function exists(path: string | URL): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What the test itself sees on disk for `pkg` in the project's node_modules. */
+function observedState(pkg: TensorflowPackage): "absent" | "no-addon" | "ok" {
+  const dir = new URL(`node_modules/${pkg}/`, ROOT);
+  if (!exists(new URL("package.json", dir))) return "absent";
+  if (!exists(new URL("lib/", dir))) return "no-addon";
+  for (const e of Deno.readDirSync(new URL("lib/", dir))) {
+    if (
+      e.name.startsWith("napi-v") &&
+      exists(new URL(`lib/${e.name}/tfjs_binding.node`, dir))
+    ) return "ok";
+  }
+  return "no-addon";
+}
+
+Deno.test("tensorflow backend: the missing-package error on this machine", async () => {
+  const states = TENSORFLOW_PACKAGES.map(observedState);
+  if (states.includes("ok")) {
+    // A machine where libtensorflow's addon was installed: nothing to test here.
+    console.log("tfjs-node addon present; skipping the missing-package check");
+    return;
+  }
+  const err = await assertRejects(
+    () => useBackend("tensorflow"),
+    BackendUnavailableError,
+  );
+  // Both install commands, exactly as a user would type them.
+  assertStringIncludes(
+    err.message,
+    "deno install --allow-scripts=npm:@tensorflow/tfjs-node-gpu@4.22.0",
+  );
+  assertStringIncludes(
+    err.message,
+    "deno install --allow-scripts=npm:@tensorflow/tfjs-node@4.22.0",
+  );
+  // The cause names each package with the state the test observes itself.
+  TENSORFLOW_PACKAGES.forEach((pkg, i) => {
+    const expected = states[i] === "absent"
+      ? `${pkg}: not installed`
+      : `${pkg}: installed without its native addon`;
+    assertStringIncludes(err.message, expected);
+  });
+  // Nothing was imported: no "tensorflow" backend got registered.
+  assertEquals(tf.findBackend("tensorflow"), null);
+  assertEquals(tf.getBackend() === "tensorflow", false);
+});
+
+Deno.test("tensorflowPackageStatus reads a node_modules folder without importing", () => {
+  const nm = Deno.makeTempDirSync({ prefix: "pof_nm_" });
+  try {
+    const pkg = "@tensorflow/tfjs-node-gpu";
+    const opts = { nodeModulesDirs: [`${nm}/missing`, nm] };
+    assertEquals(tensorflowPackageStatus(pkg, opts), {
+      package: pkg,
+      dir: null,
+      addon: null,
+    });
+    const dir = `${nm}/${pkg}`;
+    Deno.mkdirSync(`${dir}/lib/napi-v3`, { recursive: true });
+    Deno.mkdirSync(`${dir}/lib/napi-v8`, { recursive: true });
+    Deno.writeTextFileSync(`${dir}/package.json`, "{}");
+    assertEquals(tensorflowPackageStatus(pkg, opts), {
+      package: pkg,
+      dir,
+      addon: null,
+    });
+    // Only the older N-API folder holds the addon: that one is found.
+    Deno.writeTextFileSync(`${dir}/lib/napi-v3/tfjs_binding.node`, "");
+    assertEquals(
+      tensorflowPackageStatus(pkg, opts).addon,
+      `${dir}/lib/napi-v3/tfjs_binding.node`,
+    );
+    // Both hold it: the newest N-API version wins (napi-v8 > napi-v3, not string order).
+    Deno.mkdirSync(`${dir}/lib/napi-v10`);
+    Deno.writeTextFileSync(`${dir}/lib/napi-v8/tfjs_binding.node`, "");
+    assertEquals(
+      tensorflowPackageStatus(pkg, opts).addon,
+      `${dir}/lib/napi-v8/tfjs_binding.node`,
+    );
+    // The other package is not there.
+    assertEquals(
+      tensorflowPackageStatus("@tensorflow/tfjs-node", opts).dir,
+      null,
+    );
+  } finally {
+    Deno.removeSync(nm, { recursive: true });
+  }
+});
+
+Deno.test("tensorflowInstallCommand is a real deno install command for a pinned package", async () => {
+  const help = await new Deno.Command(Deno.execPath(), {
+    args: ["install", "--help"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const helpText = new TextDecoder().decode(help.stdout);
+  assertStringIncludes(helpText, "--allow-scripts[=VALUE...]");
+  const config = JSON.parse(
+    Deno.readTextFileSync(new URL("deno.json", ROOT)),
+  ) as { imports: Record<string, string> };
+  for (const pkg of TENSORFLOW_PACKAGES) {
+    const cmd = tensorflowInstallCommand(pkg);
+    const m = cmd.match(
+      /^deno install --allow-scripts=(npm:(\S+)@(\d+\.\d+\.\d+))$/,
+    );
+    assert(m, cmd);
+    assertEquals(m[2], pkg);
+    assertEquals(m[3], TFJS_VERSION);
+    // The package is pinned in deno.json (and so in deno.lock) at that version.
+    assertEquals(config.imports[pkg], m[1]);
+  }
+  assertThrows(
+    () => tensorflowInstallCommand("@tensorflow/tfjs" as TensorflowPackage),
+    RangeError,
+    '"@tensorflow/tfjs"',
+  );
+});
+
+Deno.test("useBackend: cpu is selected and recorded", async () => {
+  const info = await useBackend("cpu");
+  assertEquals(tf.getBackend(), "cpu");
+  assertEquals(info.requested, "cpu");
+  assertEquals(info.backend, "cpu");
+  assertEquals(info.package, "@tensorflow/tfjs-backend-cpu@4.22.0");
+  assertEquals(info.tfjsVersion, tf.version_core);
+  assertEquals(info.denoVersion, Deno.version.deno);
+  assertStringIncludes(info.device, "CPU");
+  assert(Array.isArray(info.projectKernels));
+  assertEquals(backendInfo(), info);
+  // The result survives a JSON round trip unchanged (it goes into result files).
+  assertEquals(JSON.parse(JSON.stringify(info)), info);
+});
+
+Deno.test("useBackend: wasm is selected and computes", async () => {
+  const info = await useBackend("wasm");
+  try {
+    assertEquals(tf.getBackend(), "wasm");
+    assertEquals(info.backend, "wasm");
+    assertEquals(info.package, "@tensorflow/tfjs-backend-wasm@4.22.0");
+    // [[1,2],[3,4]] x [[5],[6]] = [[17],[39]] (by hand).
+    const y = tf.matMul(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[5], [6]]));
+    assertEquals(Array.from(await y.data()), [17, 39]);
+    y.dispose();
+    assertEquals(backendInfo()?.backend, "wasm");
+  } finally {
+    await useBackend("cpu");
+  }
+});
+
+Deno.test("useBackend: auto falls back to the fast CPU backend without tensorflow", async () => {
+  if (TENSORFLOW_PACKAGES.some((p) => observedState(p) === "ok")) return;
+  const info = await useBackend("auto");
+  try {
+    assertEquals(info.requested, "auto");
+    assertEquals(info.backend, FAST_CPU_BACKEND);
+    assertEquals(tf.getBackend(), FAST_CPU_BACKEND);
+    assertEquals(backendInfo()?.requested, "auto");
+  } finally {
+    await useBackend("cpu");
+  }
+});
+
+Deno.test("useBackend: an unknown name is rejected with the name given", async () => {
+  await assertRejects(
+    // deno-lint-ignore no-explicit-any
+    () => useBackend("cuda" as any),
+    RangeError,
+    '"cuda"',
+  );
+});
+
+Deno.test("restoreIsNullOrUndefined installs a correct util.isNullOrUndefined", async () => {
+  await restoreIsNullOrUndefined();
+  const util = (await import("node:util")).default as unknown as {
+    isNullOrUndefined: (x: unknown) => boolean;
+  };
+  assertEquals(util.isNullOrUndefined(null), true);
+  assertEquals(util.isNullOrUndefined(undefined), true);
+  assertEquals(util.isNullOrUndefined(0), false);
+  assertEquals(util.isNullOrUndefined(""), false);
+  // A second call finds it present and changes nothing.
+  assertEquals(await restoreIsNullOrUndefined(), false);
+});

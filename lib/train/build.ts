@@ -1,0 +1,337 @@
+/**
+ * Turns a {@link RunConfig} into the pieces the runner trains: the model,
+ * the method (with its learning-rate schedule over absolute epochs), the
+ * training stream and the evaluation sets. This is the one place where
+ * dataset, model and method names meet the library's implementations.
+ *
+ * Datasets: `toy` (the machine-generated MLP task of Figs. 1-2, data seed 0,
+ * independent of the run seed) and the image datasets of `lib/data`
+ * (training augmentation as `lib/data` defines per dataset; SVHN trains on
+ * train + extra, as in the paper). `trainLimit` / `testLimit` keep the first
+ * n examples of a split. The train error is measured on the first
+ * `min(train, test)` training examples without augmentation, in inference
+ * mode.
+ *
+ * @module
+ */
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { Rng } from "../rng.ts";
+import type { Model } from "../models/model.ts";
+import { mlp } from "../models/mlp.ts";
+import { wideResNet } from "../models/wide_resnet.ts";
+import { toyData } from "../data/toy.ts";
+import {
+  DATASET_NAMES,
+  datasetInfo as imageDatasetInfo,
+  loadDataset,
+} from "../data/datasets.ts";
+import type { ImageSet } from "../data/image_set.ts";
+import { DataLoader } from "../data/loader.ts";
+import type { AugmentConfig } from "../data/augment.ts";
+import { sgdMethod } from "../optim/sgd.ts";
+import { samMethod } from "../optim/sam.ts";
+import { pofMethod } from "../optim/pof.ts";
+import type { Batch } from "./method.ts";
+import type { EvalData, TrainData } from "./loop.ts";
+import type { Method } from "./method.ts";
+import { lrAt, type RunConfig } from "./run_config.ts";
+import type { RunBuilder, RunParts } from "./runner.ts";
+import {
+  type ArrayDataset,
+  arrayEvalData,
+  arrayTrainData,
+  limitDataset,
+} from "./array_data.ts";
+
+/** Static facts about a dataset (no data loaded). */
+export interface DatasetInfo {
+  name: string;
+  trainSize: number;
+  testSize: number;
+  inputShape: number[];
+  numClasses: number;
+}
+
+const TOY: DatasetInfo = {
+  name: "toy",
+  trainSize: 512,
+  testSize: 8192,
+  inputShape: [16],
+  numClasses: 4,
+};
+
+/** Names {@link buildRun} accepts as `config.dataset`: `toy` and every image dataset of `lib/data`. */
+export const DATASETS: Record<string, DatasetInfo> = { toy: TOY };
+for (const name of DATASET_NAMES) {
+  const d = imageDatasetInfo(name);
+  DATASETS[name] = {
+    name,
+    trainSize: d.trainSize,
+    testSize: d.testSize,
+    inputShape: [d.height, d.width, d.channels],
+    numClasses: d.numClasses,
+  };
+}
+
+/**
+ * Static facts of a dataset; an unknown name is an error listing the valid ones.
+ *
+ * @example
+ * ```ts
+ * import { datasetInfo } from "./build.ts";
+ * if (datasetInfo("toy").numClasses !== 4) throw new Error();
+ * ```
+ */
+export function datasetInfo(name: string): DatasetInfo {
+  const d = DATASETS[name];
+  if (!d) {
+    throw new RangeError(
+      `unknown dataset "${name}"; valid: ${Object.keys(DATASETS).join(", ")}`,
+    );
+  }
+  return d;
+}
+
+/**
+ * The network a run trains (no parameters allocated).
+ *
+ * @example
+ * ```ts
+ * import { modelFor } from "./build.ts";
+ * const m = modelFor({ kind: "mlp", hidden: [8, 8] }, "toy");
+ * if (m.numClasses !== 4 || m.inputShape[0] !== 16) throw new Error();
+ * ```
+ */
+export function modelFor(spec: RunConfig["model"], dataset: string): Model {
+  const info = datasetInfo(dataset);
+  if (spec.kind === "mlp") {
+    if (info.inputShape.length !== 1) {
+      throw new RangeError(
+        `an MLP needs vector inputs; dataset "${dataset}" has shape [${info.inputShape}]`,
+      );
+    }
+    return mlp({
+      inputDim: info.inputShape[0],
+      hidden: spec.hidden,
+      numClasses: info.numClasses,
+    });
+  }
+  return wideResNet({
+    depth: spec.depth,
+    widen: spec.widen,
+    numClasses: info.numClasses,
+    inputShape: info.inputShape,
+  });
+}
+
+/**
+ * Images per epoch and forward multiply-adds per image of a run (for
+ * `--dry-run`).
+ *
+ * @example
+ * ```ts
+ * import { runWork } from "./build.ts";
+ * const w = runWork({ dataset: "toy", model: { kind: "mlp", hidden: [8] }, method: { name: "sgd" },
+ *   seed: 0, epochs: 1, batchSize: 32, schedule: { baseLr: 0.1, milestones: [], factor: 1 },
+ *   momentum: 0.9, weightDecay: 0, keepEpochs: [], trainLimit: 100 });
+ * if (w.imagesPerEpoch !== 96 || w.multiplyAddsPerImage !== 16 * 8 + 8 * 4) throw new Error(JSON.stringify(w));
+ * ```
+ */
+export function runWork(
+  config: RunConfig,
+): { imagesPerEpoch: number; multiplyAddsPerImage: number } {
+  const info = datasetInfo(config.dataset);
+  const n = Math.min(info.trainSize, config.trainLimit ?? Infinity);
+  return {
+    imagesPerEpoch: Math.floor(n / config.batchSize) * config.batchSize,
+    multiplyAddsPerImage: modelFor(config.model, config.dataset).multiplyAdds,
+  };
+}
+
+/**
+ * The method of a run, its learning rate read from the run's schedule at
+ * absolute epoch `optEpochOffset + floor(count / stepsPerEpoch)`.
+ */
+export function methodFor(
+  config: RunConfig,
+  stepsPerEpoch: number,
+  optEpochOffset: number,
+): Method {
+  const lr = (count: number) =>
+    lrAt(
+      config.schedule,
+      optEpochOffset + Math.floor(count / stepsPerEpoch),
+    );
+  const common = {
+    lr,
+    momentum: config.momentum,
+    nesterov: true,
+    weightDecay: config.weightDecay,
+  };
+  switch (config.method.name) {
+    case "sgd":
+      return sgdMethod(common);
+    case "sgd-classifier":
+      return sgdMethod({ ...common, trainable: "classifier" });
+    case "sam":
+      return samMethod({ ...common, rho: config.method.rho ?? 0.05 });
+    case "pof": {
+      const gammaMax = config.method.pof?.gammaMax ?? 2;
+      return pofMethod({
+        ...common,
+        gamma: { kind: "uniform", low: 0, high: gammaMax },
+      });
+    }
+    default:
+      throw new RangeError(
+        `unknown method "${
+          (config.method as { name: string }).name
+        }"; valid: sgd, sam, pof, sgd-classifier`,
+      );
+  }
+}
+
+const toyCache = new Map<string, { train: ArrayDataset; test: ArrayDataset }>();
+
+function toySplits(): { train: ArrayDataset; test: ArrayDataset } {
+  let d = toyCache.get("toy");
+  if (!d) {
+    const t = toyData(new Rng(0));
+    d = { train: t.train, test: t.test };
+    toyCache.set("toy", d);
+  }
+  return d;
+}
+
+function limitImages(set: ImageSet, n?: number): ImageSet {
+  if (n === undefined || n >= set.n) return set;
+  const px = set.height * set.width * set.channels;
+  return {
+    images: set.images.subarray(0, n * px),
+    labels: set.labels.subarray(0, n),
+    n,
+    height: set.height,
+    width: set.width,
+    channels: set.channels,
+  };
+}
+
+const imageCache = new Map<string, ImageSet>();
+
+async function imageSplit(
+  name: string,
+  split: "train" | "test",
+): Promise<ImageSet> {
+  const key = `${name}/${split}`;
+  let set = imageCache.get(key);
+  if (!set) {
+    set = await loadDataset(name, { split, extra: name === "svhn" });
+    imageCache.set(key, set);
+  }
+  return set;
+}
+
+/** A {@link TrainData} over `lib/data`'s {@link DataLoader}. */
+export function loaderTrainData(loader: DataLoader): TrainData {
+  const data: TrainData = {
+    stepsPerEpoch: loader.batchesPerEpoch,
+    startEpoch(epoch) {
+      const s = loader.state();
+      loader.setState({ ...s, epoch, position: 0 });
+    },
+    next: () => loader.next(),
+    weak: () => loader.weakBatch(),
+    state: () => loader.state(),
+    restore: (s) => loader.setState(s as ReturnType<DataLoader["state"]>),
+  };
+  return data;
+}
+
+/** The examples of `set` in order (no augmentation), as an {@link EvalData}. */
+export function imageEvalData(
+  set: ImageSet,
+  augment: AugmentConfig,
+  batchSize: number,
+): EvalData {
+  const loader = new DataLoader(set, {
+    batchSize,
+    seed: 0,
+    augment,
+    train: false,
+  });
+  return {
+    size: set.n,
+    *batches(): Generator<Batch> {
+      for (let k = 0; k < loader.batchesPerEpoch; k++) {
+        const h = loader.hostBatch(0, k);
+        yield {
+          x: tf.tensor4d(h.x, h.shape, "float32"),
+          y: tf.tensor1d(h.y, "int32"),
+        };
+      }
+    },
+  };
+}
+
+async function buildImageRun(
+  config: RunConfig,
+  optEpochOffset: number,
+  model: Model,
+): Promise<RunParts> {
+  const info = imageDatasetInfo(config.dataset);
+  const train = limitImages(
+    await imageSplit(config.dataset, "train"),
+    config.trainLimit,
+  );
+  const test = limitImages(
+    await imageSplit(config.dataset, "test"),
+    config.testLimit,
+  );
+  const augment: AugmentConfig = {
+    mean: info.mean,
+    std: info.std,
+    pad: info.augment.pad,
+    flip: info.augment.flip,
+    cutout: info.augment.cutout,
+  };
+  const loader = new DataLoader(train, {
+    batchSize: config.batchSize,
+    seed: new Rng(config.seed).fork("loader").uint32(),
+    augment,
+    train: true,
+    weakBatchSize: config.method.pof?.weakBatchSize ?? 32,
+  });
+  const data = loaderTrainData(loader);
+  const evalBatch = Math.max(config.batchSize, 128);
+  return {
+    model,
+    method: methodFor(config, data.stepsPerEpoch, optEpochOffset),
+    train: data,
+    test: imageEvalData(test, augment, evalBatch),
+    trainEval: imageEvalData(limitImages(train, test.n), augment, evalBatch),
+  };
+}
+
+/** Builds a run's parts (see {@link RunBuilder}). */
+export const buildRun: RunBuilder = (config, { optEpochOffset }) => {
+  const model = modelFor(config.model, config.dataset);
+  if (config.dataset !== "toy") {
+    return buildImageRun(config, optEpochOffset, model);
+  }
+  const splits = toySplits();
+  const train = limitDataset(splits.train, config.trainLimit);
+  const test = limitDataset(splits.test, config.testLimit);
+  const data = arrayTrainData(train, {
+    batchSize: config.batchSize,
+    weakBatchSize: config.method.pof?.weakBatchSize,
+    rng: new Rng(config.seed).fork("loader"),
+  });
+  const parts: RunParts = {
+    model,
+    method: methodFor(config, data.stepsPerEpoch, optEpochOffset),
+    train: data,
+    test: arrayEvalData(test, 1024),
+    trainEval: arrayEvalData(limitDataset(train, test.n), 1024),
+  };
+  return Promise.resolve(parts);
+};

@@ -1,0 +1,298 @@
+/**
+ * Atomic binary checkpoints of everything a run needs to continue exactly:
+ * parameters (phi and theta), BatchNorm state, optimizer slots and step
+ * count, the run's RNG state, the data loader's state and the epoch.
+ *
+ * File layout (little-endian): the 8 magic bytes `POFCKPT1`, a uint32 header
+ * length, the UTF-8 JSON header (meta + tensor table), zero padding to a
+ * multiple of 4, then every tensor's float32 data in table order. A file is
+ * written to a temporary name in the same folder, flushed to disk, then
+ * renamed, so a kill at any moment leaves either the previous checkpoint or
+ * the new one, never a partial file under a checkpoint name.
+ *
+ * @module
+ */
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import type { Params } from "../tree.ts";
+import type { RngState } from "../rng.ts";
+import type { TrainState } from "./method.ts";
+
+const MAGIC = "POFCKPT1";
+
+/** What a checkpoint holds. */
+export interface Checkpoint {
+  /** Finished epochs (absolute). */
+  epoch: number;
+  state: TrainState;
+  /** State of the run's {@link Rng}. */
+  rng: RngState;
+  /** The training data loader's serialisable state. */
+  loader: unknown;
+  /** Any other JSON the run wants back (e.g. the run id). */
+  extra?: Record<string, unknown>;
+}
+
+interface TensorEntry {
+  group: string;
+  key: string;
+  shape: number[];
+  offset: number;
+  length: number;
+}
+
+function groups(state: TrainState): [string, Params][] {
+  const out: [string, Params][] = [
+    ["features", state.params.features],
+    ["classifier", state.params.classifier],
+    ["bn", state.bn],
+  ];
+  for (const name of Object.keys(state.opt.slots)) {
+    out.push([`slot:${name}`, state.opt.slots[name]]);
+  }
+  return out;
+}
+
+/**
+ * Serialises a checkpoint into bytes (the file layout above).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import { decodeCheckpoint, encodeCheckpoint } from "./checkpoint.ts";
+ * const state = { params: { features: { w: tf.tensor([1, 2]) }, classifier: {} }, bn: {},
+ *   opt: { slots: {}, count: 3 } };
+ * const bytes = await encodeCheckpoint({ epoch: 1, state, rng: [1, 2, 3, 4], loader: null });
+ * const back = decodeCheckpoint(bytes, "example");
+ * if (back.state.params.features.w.dataSync()[1] !== 2 || back.state.opt.count !== 3) throw new Error();
+ * ```
+ */
+export async function encodeCheckpoint(ckpt: Checkpoint): Promise<Uint8Array> {
+  const table: TensorEntry[] = [];
+  const datas: Float32Array[] = [];
+  let offset = 0;
+  for (const [group, tree] of groups(ckpt.state)) {
+    for (const key of Object.keys(tree)) {
+      const t = tree[key];
+      if (t.dtype !== "float32") {
+        throw new Error(
+          `checkpoint: ${group}/${key} has dtype ${t.dtype}; only float32 is stored`,
+        );
+      }
+      const data = (await t.data()) as Float32Array;
+      table.push({ group, key, shape: t.shape.slice(), offset, length: data.length });
+      datas.push(data);
+      offset += data.length;
+    }
+  }
+  const header = new TextEncoder().encode(JSON.stringify({
+    epoch: ckpt.epoch,
+    count: ckpt.state.opt.count,
+    slots: Object.keys(ckpt.state.opt.slots),
+    rng: ckpt.rng,
+    loader: ckpt.loader ?? null,
+    extra: ckpt.extra ?? {},
+    tensors: table,
+    floats: offset,
+  }));
+  const headStart = 12;
+  const dataStart = Math.ceil((headStart + header.length) / 4) * 4;
+  const bytes = new Uint8Array(dataStart + offset * 4);
+  bytes.set(new TextEncoder().encode(MAGIC), 0);
+  new DataView(bytes.buffer).setUint32(8, header.length, true);
+  bytes.set(header, headStart);
+  const floats = new Float32Array(bytes.buffer, dataStart, offset);
+  let at = 0;
+  for (const d of datas) {
+    floats.set(d, at);
+    at += d.length;
+  }
+  return bytes;
+}
+
+/** Parses {@link encodeCheckpoint}'s bytes; `source` names the file in errors. */
+export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
+  const magic = new TextDecoder().decode(bytes.subarray(0, 8));
+  if (bytes.length < 12 || magic !== MAGIC) {
+    throw new Error(
+      `${source}: not a checkpoint (magic ${JSON.stringify(magic)}, ${bytes.length} bytes)`,
+    );
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headLen = view.getUint32(8, true);
+  if (12 + headLen > bytes.length) {
+    throw new Error(`${source}: truncated checkpoint header (${bytes.length} bytes)`);
+  }
+  const head = JSON.parse(
+    new TextDecoder().decode(bytes.subarray(12, 12 + headLen)),
+  );
+  const dataStart = Math.ceil((12 + headLen) / 4) * 4;
+  if (bytes.length !== dataStart + head.floats * 4) {
+    throw new Error(
+      `${source}: checkpoint is ${bytes.length} bytes, expected ${
+        dataStart + head.floats * 4
+      } (truncated or corrupt)`,
+    );
+  }
+  // Copy so the tensors do not alias the file buffer (and alignment is guaranteed).
+  const floats = new Float32Array(
+    bytes.buffer.slice(
+      bytes.byteOffset + dataStart,
+      bytes.byteOffset + dataStart + head.floats * 4,
+    ),
+  );
+  const trees: Record<string, Params> = {
+    features: {},
+    classifier: {},
+    bn: {},
+  };
+  for (const s of head.slots as string[]) trees[`slot:${s}`] = {};
+  for (const e of head.tensors as TensorEntry[]) {
+    (trees[e.group] ??= {})[e.key] = tf.tensor(
+      floats.subarray(e.offset, e.offset + e.length),
+      e.shape,
+      "float32",
+    );
+  }
+  const slots: Record<string, Params> = {};
+  for (const s of head.slots as string[]) slots[s] = trees[`slot:${s}`];
+  return {
+    epoch: head.epoch,
+    state: {
+      params: { features: trees.features, classifier: trees.classifier },
+      bn: trees.bn,
+      opt: { slots, count: head.count },
+    },
+    rng: head.rng,
+    loader: head.loader,
+    extra: head.extra,
+  };
+}
+
+/** The file name of the checkpoint at `epoch`. */
+export function checkpointName(epoch: number): string {
+  return `ckpt-e${String(epoch).padStart(5, "0")}.bin`;
+}
+
+/**
+ * Writes `bytes` to `path` atomically: a temporary file in the same folder,
+ * flushed, then renamed over `path`. `write` is the function that writes the
+ * bytes to the open file (tests inject one that fails midway).
+ *
+ * @example
+ * ```ts
+ * import { writeBytesAtomic } from "./checkpoint.ts";
+ * const p = (await Deno.makeTempDir()) + "/x.bin";
+ * await writeBytesAtomic(p, new Uint8Array([1, 2, 3]));
+ * if ((await Deno.readFile(p)).length !== 3) throw new Error();
+ * ```
+ */
+export async function writeBytesAtomic(
+  path: string,
+  bytes: Uint8Array,
+  write: (f: Deno.FsFile, bytes: Uint8Array) => Promise<void> = writeAll,
+): Promise<void> {
+  const slash = path.lastIndexOf("/");
+  const dir = slash >= 0 ? path.slice(0, slash) || "/" : ".";
+  const tmp = `${dir}/.tmp-${Deno.pid}-${path.slice(slash + 1)}`;
+  const f = await Deno.open(tmp, { write: true, create: true, truncate: true });
+  try {
+    await write(f, bytes);
+    await f.syncData();
+  } catch (e) {
+    f.close();
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+  f.close();
+  await Deno.rename(tmp, path);
+}
+
+async function writeAll(f: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) off += await f.write(bytes.subarray(off));
+}
+
+/**
+ * Saves a checkpoint as `<dir>/ckpt-eNNNNN.bin` atomically and returns the path.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import { latestCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+ * const dir = await Deno.makeTempDir();
+ * const state = { params: { features: { w: tf.tensor([1]) }, classifier: {} }, bn: {},
+ *   opt: { slots: {}, count: 0 } };
+ * await saveCheckpoint(dir, { epoch: 2, state, rng: [1, 2, 3, 4], loader: {} });
+ * if ((await latestCheckpoint(dir)) !== 2) throw new Error();
+ * ```
+ */
+export async function saveCheckpoint(
+  dir: string,
+  ckpt: Checkpoint,
+  write?: (f: Deno.FsFile, bytes: Uint8Array) => Promise<void>,
+): Promise<string> {
+  const path = `${dir}/${checkpointName(ckpt.epoch)}`;
+  await writeBytesAtomic(path, await encodeCheckpoint(ckpt), write);
+  return path;
+}
+
+/** Loads `<dir>/ckpt-eNNNNN.bin`. The caller owns the tensors. */
+export async function loadCheckpoint(
+  dir: string,
+  epoch: number,
+): Promise<Checkpoint> {
+  const path = `${dir}/${checkpointName(epoch)}`;
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Error(`no checkpoint for epoch ${epoch}: ${path} does not exist`);
+    }
+    throw e;
+  }
+  return decodeCheckpoint(bytes, path);
+}
+
+/** Epochs of the checkpoints in `dir`, ascending (temporary files ignored). */
+export async function listCheckpoints(dir: string): Promise<number[]> {
+  const out: number[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      const m = /^ckpt-e(\d+)\.bin$/.exec(e.name);
+      if (m && e.isFile) out.push(Number(m[1]));
+    }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** The latest checkpoint epoch in `dir`, or null when there is none. */
+export async function latestCheckpoint(dir: string): Promise<number | null> {
+  const all = await listCheckpoints(dir);
+  return all.length ? all[all.length - 1] : null;
+}
+
+/**
+ * Deletes checkpoints other than `keep` epochs and the latest one, and
+ * leftover temporary files of dead writers.
+ */
+export async function pruneCheckpoints(
+  dir: string,
+  keep: number[],
+): Promise<void> {
+  const all = await listCheckpoints(dir);
+  const latest = all[all.length - 1];
+  for (const e of all) {
+    if (e !== latest && !keep.includes(e)) {
+      await Deno.remove(`${dir}/${checkpointName(e)}`).catch(() => {});
+    }
+  }
+  for await (const e of Deno.readDir(dir)) {
+    if (e.name.startsWith(".tmp-") && !e.name.startsWith(`.tmp-${Deno.pid}-`)) {
+      await Deno.remove(`${dir}/${e.name}`).catch(() => {});
+    }
+  }
+}

@@ -1,0 +1,368 @@
+/**
+ * Runs: one folder per run id under a results folder, holding
+ * `config.json`, `metrics.jsonl` (one line per epoch), the checkpoints
+ * (`ckpt-eNNNNN.bin`), a `lock` while a process trains it, and `done.json`
+ * when finished. {@link trainRun} starts, resumes (from the latest
+ * checkpoint) or skips (done) a run; {@link runPlan} executes a list of runs,
+ * dependencies first, for one shard.
+ *
+ * Continuations (`config.from`) start from the parent run's checkpoint and
+ * continue its RNG and loader state; with the same method they also keep its
+ * optimizer state (so SAM-200 -> SAM-250 equals one uninterrupted SAM-250
+ * run), with a different method (SAM -> PoF, PoF -> classifier fine-tuning)
+ * the optimizer state starts fresh and the method's step count restarts at 0.
+ *
+ * @module
+ */
+import type { Model } from "../models/model.ts";
+import { Rng } from "../rng.ts";
+import { disposeTree } from "../tree.ts";
+import type { Method, TrainState } from "./method.ts";
+import type { RunConfig } from "./run_config.ts";
+import { startEpoch } from "./run_config.ts";
+import { runId, withDependencies } from "./run_id.ts";
+import {
+  type Checkpoint,
+  latestCheckpoint,
+  loadCheckpoint,
+  pruneCheckpoints,
+  saveCheckpoint,
+} from "./checkpoint.ts";
+import {
+  appendMetrics,
+  type EpochRecord,
+  readMetrics,
+  truncateMetrics,
+} from "./metrics_log.ts";
+import { type EvalData, type TrainData, trainEpoch } from "./loop.ts";
+import { type ProgressBar, formatDuration } from "./progress.ts";
+import { readLock, releaseLock, type Shard, shardIds, tryLock } from "./shard.ts";
+
+/** The pieces a run is made of, built from its configuration. */
+export interface RunParts {
+  model: Model;
+  method: Method;
+  train: TrainData;
+  test: EvalData;
+  trainEval: EvalData;
+  /** Releases what the parts hold (datasets on the device), optional. */
+  dispose?(): void;
+}
+
+/**
+ * Builds a run's parts. `optEpochOffset` is the absolute epoch at which the
+ * method's step count was 0: its learning-rate schedule must read
+ * `lrAt(config.schedule, optEpochOffset + floor(count / stepsPerEpoch))`.
+ */
+export type RunBuilder = (
+  config: RunConfig,
+  options: { optEpochOffset: number },
+) => Promise<RunParts>;
+
+/** Options of {@link trainRun}. */
+export interface TrainRunOptions {
+  /** Results folder holding one folder per run. */
+  runsDir: string;
+  build: RunBuilder;
+  /** Checkpoint every this many epochs (kept epochs and the last are always saved). */
+  checkpointEvery?: number;
+  progress?: ProgressBar;
+  /** Test hook: called after each epoch's checkpoint decision. */
+  afterEpoch?: (record: EpochRecord) => void | Promise<void>;
+}
+
+/** What `done.json` holds. */
+export interface RunDone {
+  id: string;
+  config: RunConfig;
+  finalEpoch: number;
+  final: EpochRecord;
+  seconds: number;
+}
+
+/** The folder of a run. */
+export function runDir(runsDir: string, config: RunConfig): string {
+  return `${runsDir}/${runId(config)}`;
+}
+
+/** The `done.json` of a finished run, or null. */
+export async function readDone(
+  runsDir: string,
+  config: RunConfig,
+): Promise<RunDone | null> {
+  try {
+    return JSON.parse(
+      await Deno.readTextFile(`${runDir(runsDir, config)}/done.json`),
+    );
+  } catch {
+    return null;
+  }
+}
+
+async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  const tmp = `${path}.tmp-${Deno.pid}`;
+  await Deno.writeTextFile(tmp, JSON.stringify(value, null, 1) + "\n");
+  await Deno.rename(tmp, path);
+}
+
+/**
+ * Trains a run to its last epoch, resuming from its latest checkpoint, or
+ * returns at once when it is done. The caller must hold the run's lock when
+ * several processes share the results folder (see {@link runPlan}).
+ * The parent of a continuation must be done (or hold the start checkpoint).
+ */
+export async function trainRun(
+  config: RunConfig,
+  options: TrainRunOptions,
+): Promise<RunDone> {
+  const id = runId(config);
+  const dir = `${options.runsDir}/${id}`;
+  const done = await readDone(options.runsDir, config);
+  if (done) return done;
+  await Deno.mkdir(dir, { recursive: true });
+  await writeJsonAtomic(`${dir}/config.json`, { id, config });
+  const metricsPath = `${dir}/metrics.jsonl`;
+  const first = startEpoch(config);
+  if (config.epochs <= first) {
+    throw new RangeError(
+      `run ${id}: epochs (${config.epochs}) must exceed its start epoch (${first})`,
+    );
+  }
+  const every = Math.max(1, options.checkpointEvery ?? 1);
+  const keep = [...config.keepEpochs, config.epochs];
+
+  // Where to start: own checkpoint, parent's checkpoint, or fresh.
+  let ckpt: Checkpoint | null = null;
+  let optEpochOffset = 0;
+  let freshOpt = false;
+  const latest = await latestCheckpoint(dir);
+  if (latest !== null) {
+    ckpt = await loadCheckpoint(dir, latest);
+    optEpochOffset = Number(ckpt.extra?.optEpochOffset ?? 0);
+    await truncateMetrics(metricsPath, latest);
+  } else {
+    await truncateMetrics(metricsPath, first);
+    if (config.from) {
+      const parentDir = `${options.runsDir}/${runId(config.from.run)}`;
+      ckpt = await loadCheckpoint(parentDir, config.from.epoch);
+      if (config.from.run.method.name === config.method.name) {
+        optEpochOffset = Number(ckpt.extra?.optEpochOffset ?? 0);
+      } else {
+        optEpochOffset = config.from.epoch;
+        freshOpt = true;
+      }
+    }
+  }
+  const parts = await options.build(config, { optEpochOffset });
+  let state: TrainState;
+  let rng: Rng;
+  if (ckpt) {
+    state = ckpt.state;
+    rng = Rng.fromState(ckpt.rng);
+    parts.train.restore(ckpt.loader);
+    if (freshOpt) {
+      for (const slot of Object.values(state.opt.slots)) disposeTree(slot);
+      state = { ...state, opt: parts.method.initOpt(state.params) };
+    }
+  } else {
+    const init = parts.model.init(new Rng(config.seed).fork("init"));
+    state = {
+      params: init.params,
+      bn: init.state,
+      opt: parts.method.initOpt(init.params),
+    };
+    rng = new Rng(config.seed).fork("train");
+  }
+  const startAt = ckpt ? ckpt.epoch : first;
+  const t0 = performance.now();
+  let last: EpochRecord | null = null;
+  const bar = options.progress;
+  bar?.line(
+    `${id}: ${
+      startAt > first ? `resuming at epoch ${startAt}` : `starting at epoch ${startAt}`
+    }, training to ${config.epochs}`,
+  );
+  try {
+    for (let e = startAt; e < config.epochs; e++) {
+      const te = performance.now();
+      const out = trainEpoch(state, {
+        model: parts.model,
+        method: parts.method,
+        data: parts.train,
+        epoch: e,
+        rng,
+        test: parts.test,
+        trainEval: parts.trainEval,
+        onStep: (p) => {
+          const done = (e - startAt) + p.step / p.stepsPerEpoch;
+          const elapsed = (performance.now() - t0) / 1000;
+          bar?.update({
+            ...p,
+            label: id,
+            lastEpoch: config.epochs,
+            etaSeconds: elapsed / done * (config.epochs - startAt - done),
+          });
+        },
+      });
+      state = out.state;
+      last = out.record;
+      await appendMetrics(metricsPath, out.record);
+      const epoch = e + 1;
+      if (epoch % every === 0 || keep.includes(epoch)) {
+        await saveCheckpoint(dir, {
+          epoch,
+          state,
+          rng: rng.state(),
+          loader: parts.train.state(),
+          extra: { id, optEpochOffset },
+        });
+        await pruneCheckpoints(dir, keep);
+      }
+      bar?.line(
+        `${id}: epoch ${epoch}/${config.epochs} loss ${
+          out.record.trainLoss.toFixed(4)
+        } train err ${out.record.trainError.toFixed(2)}% test err ${
+          out.record.testError.toFixed(2)
+        }% lr ${out.record.lr.toExponential(2)} (${
+          formatDuration((performance.now() - te) / 1000)
+        })`,
+      );
+      await options.afterEpoch?.(out.record);
+    }
+  } finally {
+    disposeTree(
+      state.params.features,
+      state.params.classifier,
+      state.bn,
+      ...Object.values(state.opt.slots),
+    );
+    parts.dispose?.();
+  }
+  const records = await readMetrics(metricsPath);
+  const final = last ?? records[records.length - 1];
+  const result: RunDone = {
+    id,
+    config,
+    finalEpoch: config.epochs,
+    final,
+    seconds: (performance.now() - t0) / 1000,
+  };
+  await writeJsonAtomic(`${dir}/done.json`, result);
+  return result;
+}
+
+/** The per-epoch metrics of a run (complete lines only). */
+export function runMetrics(
+  runsDir: string,
+  config: RunConfig,
+): Promise<EpochRecord[]> {
+  return readMetrics(`${runDir(runsDir, config)}/metrics.jsonl`);
+}
+
+/** The status of one planned run, for `--dry-run` and summaries. */
+export interface PlannedRun {
+  id: string;
+  config: RunConfig;
+  /** Owned by this shard (else only trained here if a dependency is unclaimed). */
+  owned: boolean;
+  status: "done" | "partial" | "todo";
+  /** Latest checkpoint epoch, if any. */
+  checkpoint: number | null;
+}
+
+/**
+ * The runs a shard executes: every run (dependencies included) in
+ * dependency order, each marked owned or not and with its status.
+ *
+ * @example
+ * ```ts
+ * import { planRuns } from "./runner.ts";
+ * const c = { dataset: "d", model: { kind: "mlp" as const, hidden: [4] },
+ *   method: { name: "sgd" as const }, seed: 0, epochs: 1, batchSize: 2,
+ *   schedule: { baseLr: 0.1, milestones: [], factor: 0.2 }, momentum: 0.9,
+ *   weightDecay: 0, keepEpochs: [] };
+ * const plan = await planRuns([c], await Deno.makeTempDir());
+ * if (plan.length !== 1 || plan[0].status !== "todo") throw new Error();
+ * ```
+ */
+export async function planRuns(
+  configs: RunConfig[],
+  runsDir: string,
+  shard: Shard = { index: 0, count: 1 },
+): Promise<PlannedRun[]> {
+  const all = withDependencies(configs);
+  const owned = new Set(shardIds(all.map(runId), shard));
+  const out: PlannedRun[] = [];
+  for (const config of all) {
+    const id = runId(config);
+    const done = await readDone(runsDir, config);
+    const checkpoint = await latestCheckpoint(`${runsDir}/${id}`);
+    out.push({
+      id,
+      config,
+      owned: owned.has(id),
+      status: done ? "done" : checkpoint !== null ? "partial" : "todo",
+      checkpoint,
+    });
+  }
+  return out;
+}
+
+/** Options of {@link runPlan}. */
+export interface RunPlanOptions extends TrainRunOptions {
+  shard?: Shard;
+  /** Seconds between checks while waiting for another process's run. */
+  pollSeconds?: number;
+  /** Lock token of this process (default `<hostname>:<pid>`). */
+  lockToken?: string;
+  /** Trains one run (default {@link trainRun}); tests inject a counter. */
+  train?: (config: RunConfig, options: TrainRunOptions) => Promise<unknown>;
+}
+
+/**
+ * Executes this shard's runs: for each owned run in dependency order, first
+ * makes sure its dependencies are done (claiming and training an unclaimed
+ * one, waiting for one another process holds), then claims and trains it.
+ * Returns the ids this process trained.
+ */
+export async function runPlan(
+  configs: RunConfig[],
+  options: RunPlanOptions,
+): Promise<string[]> {
+  const shard = options.shard ?? { index: 0, count: 1 };
+  const all = withDependencies(configs);
+  const owned = new Set(shardIds(all.map(runId), shard));
+  const byId = new Map(all.map((c) => [runId(c), c]));
+  const trained: string[] = [];
+  const train = options.train ?? trainRun;
+  const poll = (options.pollSeconds ?? 5) * 1000;
+
+  const ensure = async (config: RunConfig): Promise<void> => {
+    if (config.from) await ensure(config.from.run);
+    const id = runId(config);
+    const dir = `${options.runsDir}/${id}`;
+    while (true) {
+      if (await readDone(options.runsDir, config)) return;
+      if (await tryLock(dir, options.lockToken)) {
+        try {
+          if (!(await readDone(options.runsDir, config))) {
+            await train(config, options);
+            trained.push(id);
+          }
+        } finally {
+          await releaseLock(dir, options.lockToken);
+        }
+        return;
+      }
+      const holder = await readLock(dir);
+      options.progress?.line(
+        `${id}: held by pid ${holder?.pid} on ${holder?.hostname}; waiting`,
+      );
+      await new Promise((r) => setTimeout(r, poll));
+    }
+  };
+  for (const id of [...byId.keys()]) {
+    if (owned.has(id)) await ensure(byId.get(id)!);
+  }
+  return trained;
+}

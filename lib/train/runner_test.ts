@@ -1,0 +1,189 @@
+import { assert, assertEquals, assertRejects } from "@std/assert";
+import { useBackend } from "../backend.ts";
+import { Rng } from "../rng.ts";
+import { buildRun } from "./build.ts";
+import { listCheckpoints } from "./checkpoint.ts";
+import type { EpochRecord } from "./metrics_log.ts";
+import { readMetrics } from "./metrics_log.ts";
+import { readDone, runDir, trainRun } from "./runner.ts";
+import type { RunConfig } from "./run_config.ts";
+import { runId } from "./run_id.ts";
+import { toyRun } from "../../repro/testdata/train_toy.ts";
+import type { Method } from "./method.ts";
+
+await useBackend("cpu");
+
+/** Everything of a record except wall-clock time. */
+function deterministic(r: EpochRecord): Omit<EpochRecord, "seconds"> {
+  const { seconds: _s, ...rest } = r;
+  return rest;
+}
+
+class Stop extends Error {}
+
+Deno.test("an interrupted run resumes from its checkpoint and ends with the same metrics", async () => {
+  const config = toyRun(5);
+  const a = await Deno.makeTempDir();
+  await trainRun(config, { runsDir: a, build: buildRun, checkpointEvery: 1 });
+  const reference = (await readMetrics(`${runDir(a, config)}/metrics.jsonl`))
+    .map(deterministic);
+  assertEquals(reference.map((r) => r.epoch), [1, 2, 3, 4, 5]);
+  // The schedule's milestone at epoch 2 shows in the recorded lr.
+  assertEquals(reference[1].lr, 0.05);
+  assert(Math.abs(reference[2].lr - 0.01) < 1e-12);
+
+  const b = await Deno.makeTempDir();
+  // Stop right after epoch 3's checkpoint, then resume and finish.
+  await assertRejects(() =>
+    trainRun(config, {
+      runsDir: b,
+      build: buildRun,
+      checkpointEvery: 1,
+      afterEpoch: (r) => {
+        if (r.epoch === 3) throw new Stop();
+      },
+    }), Stop);
+  assertEquals(await listCheckpoints(runDir(b, config)), [3]);
+  assertEquals(await readDone(b, config), null);
+  await trainRun(config, { runsDir: b, build: buildRun, checkpointEvery: 1 });
+  const resumed = (await readMetrics(`${runDir(b, config)}/metrics.jsonl`))
+    .map(deterministic);
+  assertEquals(resumed, reference);
+});
+
+Deno.test("metrics written after the last checkpoint are dropped and recomputed on resume", async () => {
+  const config = toyRun(4);
+  const dir = await Deno.makeTempDir();
+  // Checkpoint every 2 epochs, stop after epoch 3: epoch 3 is logged but not checkpointed.
+  await assertRejects(() =>
+    trainRun(config, {
+      runsDir: dir,
+      build: buildRun,
+      checkpointEvery: 2,
+      afterEpoch: (r) => {
+        if (r.epoch === 3) throw new Stop();
+      },
+    }), Stop);
+  const path = `${runDir(dir, config)}/metrics.jsonl`;
+  assertEquals((await readMetrics(path)).map((r) => r.epoch), [1, 2, 3]);
+  await trainRun(config, { runsDir: dir, build: buildRun, checkpointEvery: 2 });
+  assertEquals((await readMetrics(path)).map((r) => r.epoch), [1, 2, 3, 4]);
+  const ref = await Deno.makeTempDir();
+  await trainRun(config, { runsDir: ref, build: buildRun, checkpointEvery: 2 });
+  assertEquals(
+    (await readMetrics(path)).map(deterministic),
+    (await readMetrics(`${runDir(ref, config)}/metrics.jsonl`)).map(
+      deterministic,
+    ),
+  );
+});
+
+Deno.test("a continuation with the same method equals one uninterrupted run", async () => {
+  const whole = toyRun(4);
+  const first: RunConfig = { ...toyRun(2), keepEpochs: [2] };
+  const rest: RunConfig = { ...toyRun(4), from: { run: first, epoch: 2 } };
+  const dir = await Deno.makeTempDir();
+  await trainRun(whole, { runsDir: dir, build: buildRun });
+  await trainRun(first, { runsDir: dir, build: buildRun });
+  await trainRun(rest, { runsDir: dir, build: buildRun });
+  const w = (await readMetrics(`${runDir(dir, whole)}/metrics.jsonl`)).map(
+    deterministic,
+  );
+  const f = (await readMetrics(`${runDir(dir, first)}/metrics.jsonl`)).map(
+    deterministic,
+  );
+  const r = (await readMetrics(`${runDir(dir, rest)}/metrics.jsonl`)).map(
+    deterministic,
+  );
+  assertEquals([...f, ...r], w);
+  assert(runId(rest) !== runId(whole));
+});
+
+Deno.test("a non-finite loss stops the run with a clear message and keeps the checkpoint", async () => {
+  const config = toyRun(3);
+  const dir = await Deno.makeTempDir();
+  // A method that reports a NaN loss from epoch 2 on (step 17 = first step of epoch 2).
+  const build: typeof buildRun = async (c, o) => {
+    const parts = await buildRun(c, o);
+    const inner = parts.method;
+    const method: Method = {
+      name: inner.name,
+      initOpt: (p) => inner.initOpt(p),
+      step(model, state, input, rng: Rng) {
+        const out = inner.step(model, state, input, rng);
+        if (out.state.opt.count > 16) out.metrics.loss = NaN;
+        return out;
+      },
+    };
+    return { ...parts, method };
+  };
+  const err = await assertRejects(() =>
+    trainRun(config, { runsDir: dir, build, checkpointEvery: 1 })
+  );
+  const msg = (err as Error).message;
+  assert(msg.includes("non-finite training loss NaN at epoch 2"), msg);
+  assert(msg.includes("last checkpoint is kept"), msg);
+  assertEquals(await listCheckpoints(runDir(dir, config)), [1]);
+});
+
+async function trainToyProcess(runsDir: string, epochs: number) {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--import-map=tools/offline_import_map.json",
+      "repro/testdata/train_toy.ts",
+      runsDir,
+      String(epochs),
+    ],
+    cwd: new URL("../..", import.meta.url).pathname,
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+Deno.test("kill -9 at random moments, resume: final metrics identical to an uninterrupted run", async () => {
+  const epochs = 24;
+  const config = toyRun(epochs);
+  const ref = await Deno.makeTempDir();
+  await trainRun(config, { runsDir: ref, build: buildRun, checkpointEvery: 1 });
+  const reference = (await readMetrics(`${runDir(ref, config)}/metrics.jsonl`))
+    .map(deterministic);
+  assertEquals(reference.length, epochs);
+
+  const dir = await Deno.makeTempDir();
+  const metricsPath = `${runDir(dir, config)}/metrics.jsonl`;
+  const rng = new Rng(20261127);
+  let kills = 0;
+  for (let k = 0; k < 4; k++) {
+    // Kill once the log has reached a random epoch, a random few ms into the
+    // next one (so kills land in steps, evaluations and checkpoint writes).
+    const have = (await readMetrics(metricsPath)).length;
+    const target = Math.min(epochs - 2, have + 1 + rng.int(4));
+    const extraMs = rng.int(60);
+    const child = (await trainToyProcess(dir, epochs)).spawn();
+    let exited = false;
+    child.status.then(() => exited = true);
+    while (!exited && (await readMetrics(metricsPath)).length < target) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await new Promise((r) => setTimeout(r, extraMs));
+    if (!exited) {
+      child.kill("SIGKILL");
+      kills++;
+    }
+    const status = await child.status;
+    await child.stdout.cancel();
+    await child.stderr.cancel();
+    assert(!status.success || exited, "child neither killed nor finished");
+    if (await readDone(dir, config)) break;
+  }
+  assert(kills >= 3, `only ${kills} kill(s) landed`);
+  if (!(await readDone(dir, config))) {
+    const last = await (await trainToyProcess(dir, epochs)).output();
+    assert(last.success, new TextDecoder().decode(last.stderr));
+  }
+  const resumed = (await readMetrics(`${runDir(dir, config)}/metrics.jsonl`))
+    .map(deterministic);
+  assertEquals(resumed, reference);
+});

@@ -1,0 +1,463 @@
+/**
+ * `deno task repro <target> [flags]`: runs the experiments behind one figure
+ * or table of the paper (or `all` of them), with checkpoints, resume and
+ * sharding, and writes `<out>/<target>.json`, `<out>/<target>*.svg` and, for
+ * tables, `<out>/<target>.md`. `--help` lists everything.
+ *
+ * @module
+ */
+import { parseArgs } from "@std/cli";
+import {
+  BACKEND_NAMES,
+  type BackendInfo,
+  type BackendName,
+  useBackend,
+} from "../lib/backend.ts";
+import { Rng } from "../lib/rng.ts";
+import { type Shard, parseShard } from "../lib/train/shard.ts";
+import { runId, withDependencies } from "../lib/train/run_id.ts";
+import {
+  planRuns,
+  readDone,
+  runDir,
+  runMetrics,
+  runPlan,
+} from "../lib/train/runner.ts";
+import { loadCheckpoint } from "../lib/train/checkpoint.ts";
+import { startEpoch } from "../lib/train/run_config.ts";
+import { formatDuration, ProgressBar } from "../lib/train/progress.ts";
+import { buildRun, runWork } from "../lib/train/build.ts";
+import { getPreset } from "./presets.ts";
+import {
+  PRESET_NAMES,
+  type Preset,
+  type Provenance,
+  type RunStore,
+  TARGET_NAMES,
+  type Target,
+  type TargetName,
+  type TargetOutput,
+} from "./target.ts";
+
+/** Parsed command line. */
+export interface CliOptions {
+  targets: TargetName[];
+  preset: Preset;
+  seeds: number;
+  out: string;
+  backend: BackendName;
+  shard: Shard;
+  dryRun: boolean;
+  quiet: boolean;
+  checkpointEvery: number;
+}
+
+/** A command-line mistake: printed as one line, exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** The `--help` text. */
+export const HELP = `Usage: deno task repro <target>... [options]
+       deno task repro:all [options]          (every target)
+
+Targets:
+  fig1      Fig. 1(c,d): per-layer loss increase along top Hessian eigenvectors, toy MLP, SGD vs PoF
+  fig2      Fig. 2: mini-batch gradient / Hessian eigenvector alignment, xi* train vs test (toy MLP)
+  fig4      Fig. 4: test error vs epoch, SAM continued vs SAM -> PoF (full run and zoom)
+  fig5      Fig. 5: histograms of u^T H u, SAM-200 vs PoF-210, train and test
+  fig6      Fig. 6: perturbation norms of PoF, SAM and an SGD step (log axis)
+  table1    Table 1: test error of SGD, SAM, SAM -> PoF at the paper's epochs, mean +- std over seeds
+  table2    Table 2: seconds per epoch of SGD, SAM, PoF and ratios to SGD
+  finetune  Sec. 4.2: fine-tuning only the classifier for 10 epochs after PoF
+  all       every target above
+
+Options:
+  --preset NAME        ${PRESET_NAMES.join(" | ")} (default quick)
+                         smoke: synthetic data, tiny WRN, minutes on 2 CPU cores (CI)
+                         quick: real Fashion-MNIST, reduced WRN and epochs, about an hour on 2 CPU cores
+                         paper: Sec. 4.1 exactly (WRN-28-10, 250 epochs, 4 datasets); GPUs
+  --seeds N            number of seeds 0..N-1 (default: the preset's)
+  --out DIR            results folder (default results/<preset>); runs go to DIR/runs
+  --backend NAME       ${BACKEND_NAMES.join(" | ")} (default auto)
+  --shard i/n          train only shard i of n of the run list (0 <= i < n)
+  --checkpoint-every K checkpoint every K epochs (default: the preset's)
+  --dry-run            list the runs needed, what is done, and the work estimate; train nothing
+  --quiet              no progress output
+  -h, --help           this text`;
+
+const STRING_FLAGS = [
+  "preset",
+  "seeds",
+  "out",
+  "backend",
+  "shard",
+  "checkpoint-every",
+];
+const BOOLEAN_FLAGS = ["dry-run", "help", "quiet"];
+
+function positiveInt(flag: string, value: unknown): number {
+  const s = String(value);
+  if (!/^\d+$/.test(s) || Number(s) < 1) {
+    throw new UsageError(
+      `--${flag} must be a positive integer, got "${s}"`,
+    );
+  }
+  return Number(s);
+}
+
+/**
+ * Parses the command line; returns `"help"` for `--help`. Every mistake is a
+ * {@link UsageError} whose one-line message names the valid choices.
+ *
+ * @example
+ * ```ts
+ * import { parseCli } from "./main.ts";
+ * const o = parseCli(["table1", "--preset", "smoke", "--shard", "1/2"]);
+ * if (o === "help" || o.preset.name !== "smoke" || o.shard.index !== 1) throw new Error();
+ * ```
+ */
+export function parseCli(args: string[]): CliOptions | "help" {
+  const unknown: string[] = [];
+  const a = parseArgs(args, {
+    string: STRING_FLAGS,
+    boolean: BOOLEAN_FLAGS,
+    alias: { h: "help" },
+    unknown: (arg: string) => {
+      if (arg.startsWith("-")) {
+        unknown.push(arg);
+        return false;
+      }
+      return true;
+    },
+  });
+  if (a.help) return "help";
+  if (unknown.length) {
+    throw new UsageError(
+      `unknown option ${unknown[0]}; valid: ${
+        [...STRING_FLAGS, ...BOOLEAN_FLAGS].map((f) => `--${f}`).join(", ")
+      } (see --help)`,
+    );
+  }
+  for (const f of STRING_FLAGS) {
+    if (Array.isArray(a[f])) {
+      throw new UsageError(`--${f} given more than once: ${a[f].join(", ")}`);
+    }
+    if (a[f] === "") {
+      throw new UsageError(`--${f} needs a value (see --help)`);
+    }
+  }
+  const names = a._.map(String);
+  if (names.length === 0) {
+    throw new UsageError(
+      `no target given; valid: ${TARGET_NAMES.join(", ")}, all`,
+    );
+  }
+  const targets: TargetName[] = [];
+  for (const n of names) {
+    if (n === "all") targets.push(...TARGET_NAMES);
+    else if ((TARGET_NAMES as readonly string[]).includes(n)) {
+      targets.push(n as TargetName);
+    } else {
+      throw new UsageError(
+        `unknown target "${n}"; valid: ${TARGET_NAMES.join(", ")}, all`,
+      );
+    }
+  }
+  const presetName = a.preset ?? "quick";
+  if (!(PRESET_NAMES as readonly string[]).includes(presetName)) {
+    throw new UsageError(
+      `unknown preset "${presetName}"; valid: ${PRESET_NAMES.join(", ")}`,
+    );
+  }
+  const preset = getPreset(presetName);
+  const backend = a.backend ?? "auto";
+  if (!(BACKEND_NAMES as readonly string[]).includes(backend)) {
+    throw new UsageError(
+      `unknown backend "${backend}"; valid: ${BACKEND_NAMES.join(", ")}`,
+    );
+  }
+  let shard: Shard = { index: 0, count: 1 };
+  if (a.shard !== undefined) {
+    try {
+      shard = parseShard(a.shard);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
+  return {
+    targets: [...new Set(targets)],
+    preset,
+    seeds: a.seeds === undefined ? preset.seeds : positiveInt("seeds", a.seeds),
+    out: a.out ?? `results/${preset.name}`,
+    backend: backend as BackendName,
+    shard,
+    dryRun: a["dry-run"] === true,
+    quiet: a.quiet === true,
+    checkpointEvery: a["checkpoint-every"] === undefined
+      ? preset.checkpointEvery
+      : positiveInt("checkpoint-every", a["checkpoint-every"]),
+  };
+}
+
+/** Loads `repro/targets/<name>.ts`'s `target`. */
+export async function loadTarget(name: TargetName): Promise<Target> {
+  const mod = await import(`./targets/${name}.ts`);
+  const t = mod.target as Target | undefined;
+  if (!t || t.name !== name) {
+    throw new Error(
+      `repro/targets/${name}.ts must export \`target\` with name "${name}"`,
+    );
+  }
+  return t;
+}
+
+/** `git rev-parse HEAD` (+ `-dirty`), or "unknown" outside a checkout. */
+export async function gitCommit(): Promise<string> {
+  const here = new URL("..", import.meta.url).pathname;
+  const run = async (args: string[]) => {
+    const out = await new Deno.Command("git", {
+      args: ["-C", here, ...args],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (!out.success) throw new Error("git failed");
+    return new TextDecoder().decode(out.stdout).trim();
+  };
+  try {
+    const head = await run(["rev-parse", "HEAD"]);
+    const dirty = (await run(["status", "--porcelain", "--untracked-files=no"]))
+      .length > 0;
+    return dirty ? `${head}-dirty` : head;
+  } catch {
+    return "unknown";
+  }
+}
+
+/** A {@link RunStore} over a runs folder. */
+export function runStore(runsDir: string): RunStore {
+  const store: RunStore = {
+    id: runId,
+    async result(config) {
+      if (!(await readDone(runsDir, config))) {
+        throw new Error(
+          `run ${runId(config)} is not done (results folder ${runsDir})`,
+        );
+      }
+      return {
+        id: runId(config),
+        config,
+        epochs: await runMetrics(runsDir, config),
+      };
+    },
+    async history(config) {
+      const own = (await store.result(config)).epochs;
+      if (!config.from) return own;
+      const before = (await store.history(config.from.run)).filter((r) =>
+        r.epoch <= startEpoch(config)
+      );
+      return [...before, ...own];
+    },
+    async checkpoint(config, epoch) {
+      const ckpt = await loadCheckpoint(runDir(runsDir, config), epoch);
+      for (const slot of Object.values(ckpt.state.opt.slots)) {
+        for (const t of Object.values(slot)) t.dispose();
+      }
+      const parts = await buildRun(config, { optEpochOffset: 0 });
+      parts.dispose?.();
+      return {
+        model: parts.model,
+        params: ckpt.state.params,
+        bn: ckpt.state.bn,
+        epoch,
+      };
+    },
+  };
+  return store;
+}
+
+function fmtNum(x: number): string {
+  if (x >= 1e15) return `${(x / 1e15).toFixed(2)} P`;
+  if (x >= 1e12) return `${(x / 1e12).toFixed(2)} T`;
+  if (x >= 1e9) return `${(x / 1e9).toFixed(2)} G`;
+  if (x >= 1e6) return `${(x / 1e6).toFixed(2)} M`;
+  return x.toFixed(0);
+}
+
+/** The `--dry-run` report: runs needed, their status, and the work estimate. */
+export async function dryRunReport(
+  targets: Target[],
+  options: CliOptions,
+): Promise<string> {
+  const seeds = Array.from({ length: options.seeds }, (_, i) => i);
+  const runsDir = `${options.out}/runs`;
+  const configs = targets.flatMap((t) => t.runs(options.preset, seeds));
+  const plan = await planRuns(configs, runsDir, options.shard);
+  const lines: string[] = [];
+  lines.push(options.preset.description);
+  lines.push(
+    `Dry run: ${targets.map((t) => t.name).join(", ")}; preset ${options.preset.name}; seeds ${
+      seeds.join(",")
+    }; shard ${options.shard.index}/${options.shard.count}; results in ${options.out}`,
+  );
+  lines.push(
+    `${plan.length} run(s) (dependencies included; runs shared between targets listed once):`,
+  );
+  let totalMacs = 0;
+  for (const r of plan) {
+    const w = runWork(r.config);
+    const doneEpochs = r.status === "done"
+      ? r.config.epochs
+      : (r.checkpoint ?? startEpoch(r.config));
+    const left = r.config.epochs - doneEpochs;
+    const macs = left * w.imagesPerEpoch * w.multiplyAddsPerImage;
+    if (r.owned && r.status !== "done") totalMacs += macs;
+    lines.push(
+      `  ${r.status.padEnd(7)} ${r.owned ? "this shard " : "other/dep  "}${r.id}  epochs ${
+        startEpoch(r.config)
+      }->${r.config.epochs}${
+        r.status === "partial" ? ` (checkpoint ${r.checkpoint})` : ""
+      }  left: ${left} x ${w.imagesPerEpoch} images x ${
+        fmtNum(w.multiplyAddsPerImage)
+      } MACs = ${fmtNum(macs)} forward MACs`,
+    );
+  }
+  for (const t of targets) {
+    for (const w of t.work?.(options.preset, seeds) ?? []) {
+      totalMacs += w.multiplyAdds;
+      lines.push(
+        `  compute ${t.name}: ${w.description} (${fmtNum(w.multiplyAdds)} MACs)`,
+      );
+    }
+  }
+  lines.push(
+    `Work left for this shard: ${
+      fmtNum(totalMacs)
+    } forward multiply-adds (a training step costs about 3x its forward pass, SAM about 6x).`,
+  );
+  return lines.join("\n");
+}
+
+function versions(): Record<string, string> {
+  return {
+    deno: Deno.version.deno,
+    v8: Deno.version.v8,
+    typescript: Deno.version.typescript,
+    tfjs: "4.22.0",
+  };
+}
+
+/** Runs the command line; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  let options: CliOptions;
+  try {
+    const parsed = parseCli(args);
+    if (parsed === "help") {
+      console.log(HELP);
+      return 0;
+    }
+    options = parsed;
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof RangeError) {
+      console.error(`error: ${(e as Error).message}`);
+      return 2;
+    }
+    throw e;
+  }
+  const targets: Target[] = [];
+  for (const name of options.targets) targets.push(await loadTarget(name));
+  await Deno.mkdir(`${options.out}/runs`, { recursive: true });
+  if (options.dryRun) {
+    console.log(await dryRunReport(targets, options));
+    return 0;
+  }
+  const bar = new ProgressBar({ quiet: options.quiet });
+  const say = (s: string) => options.quiet ? undefined : console.error(s);
+  say(options.preset.description);
+  const backend: BackendInfo = await useBackend(options.backend);
+  say(`backend: ${backend.backend} (${backend.package}) on ${backend.device}`);
+  const seeds = Array.from({ length: options.seeds }, (_, i) => i);
+  const runsDir = `${options.out}/runs`;
+  const perTarget = new Map(
+    targets.map((t) => [t.name, t.runs(options.preset, seeds)]),
+  );
+  const all = withDependencies([...perTarget.values()].flat());
+  const t0 = performance.now();
+  try {
+    await runPlan(all, {
+      runsDir,
+      build: buildRun,
+      checkpointEvery: options.checkpointEvery,
+      progress: bar,
+      shard: options.shard,
+    });
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    return 1;
+  }
+  const store = runStore(runsDir);
+  const commit = await gitCommit();
+  const summary: [string, TargetOutput | string][] = [];
+  for (const t of targets) {
+    const needed = withDependencies(perTarget.get(t.name)!);
+    const missing: string[] = [];
+    for (const c of needed) {
+      if (!(await readDone(runsDir, c))) missing.push(runId(c));
+    }
+    if (missing.length) {
+      summary.push([
+        t.name,
+        `waiting for ${missing.length} run(s) of other shards (${
+          missing[0]
+        }, ...); run again without --shard to write its files`,
+      ]);
+      continue;
+    }
+    const provenance: Provenance = {
+      target: t.name,
+      preset: options.preset.name,
+      seeds,
+      backend,
+      versions: versions(),
+      gitCommit: commit,
+      argv: ["repro/main.ts", ...args],
+      writtenAt: new Date().toISOString(),
+    };
+    const tt = performance.now();
+    say(`${t.name}: producing (${t.title})`);
+    const out = await t.produce({
+      preset: options.preset,
+      seeds,
+      outDir: options.out,
+      runs: store,
+      provenance,
+      rng: (seed) => new Rng(seed).fork(`target:${t.name}`),
+      log: (line) => bar.line(`${t.name}: ${line}`),
+    });
+    summary.push([t.name, out]);
+    say(
+      `${t.name}: wrote ${out.files.join(", ")} (${
+        formatDuration((performance.now() - tt) / 1000)
+      })`,
+    );
+  }
+  const lines = [
+    "",
+    `Summary (preset ${options.preset.name}, backend ${backend.backend}, ${
+      formatDuration((performance.now() - t0) / 1000)
+    }):`,
+  ];
+  for (const [name, out] of summary) {
+    if (typeof out === "string") lines.push(`  ${name.padEnd(9)} ${out}`);
+    else {
+      lines.push(`  ${name.padEnd(9)} ${out.files.join(", ")}`);
+      for (const s of out.summary) lines.push(`  ${"".padEnd(9)} ${s}`);
+    }
+  }
+  console.log(lines.join("\n"));
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

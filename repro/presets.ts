@@ -1,0 +1,329 @@
+/**
+ * The named presets and the runs Table 1 / Figs. 4-6 / fine-tuning derive
+ * from them.
+ *
+ * - `paper`: Sec. 4.1 exactly. WRN-28-10, batch 256, 250 epochs, lr 0.1
+ *   (SVHN 0.01) x0.2 at epochs 60/120/160/200, Nesterov 0.9, weight decay
+ *   5e-4, SAM rho 0.05 (SVHN 0.01), SAM for 200 epochs then PoF (feature lr
+ *   3e-5, weak batch 32, gamma ~ U[0, 2]) to 250; CIFAR-10, CIFAR-100, SVHN,
+ *   Fashion-MNIST; 3 seeds.
+ * - `quick`: real Fashion-MNIST with a reduced WRN and epoch budget.
+ * - `smoke`: synthetic images and a tiny WRN; seconds per run; CI.
+ *
+ * How the compressed presets scale the epoch axis: with E total epochs
+ * (paper 250) and s = E / 250, every paper epoch m maps to `round(m * s)`:
+ * milestones 60/120/160/200, the SAM -> PoF switch 200, the early PoF
+ * evaluation 210 (at least one epoch after the switch), and the 10
+ * fine-tuning epochs (at least 1). The learning-rate values, factor 0.2 and
+ * all other constants are the paper's.
+ *
+ * @module
+ */
+import type {
+  DatasetSettings,
+  Preset,
+  PresetName,
+  RunConfig,
+} from "./target.ts";
+import { PRESET_NAMES } from "./target.ts";
+import { lrAt } from "../lib/train/run_config.ts";
+
+/** The paper's epoch constants (Sec. 4.1). */
+export const PAPER_EPOCHS = {
+  total: 250,
+  switch: 200,
+  pofEarly: 210,
+  mid: 200,
+  milestones: [60, 120, 160, 200],
+  finetune: 10,
+} as const;
+
+/**
+ * Maps the paper's epoch axis onto `total` epochs (see the module doc).
+ *
+ * @example
+ * ```ts
+ * import { scaleEpochs } from "./presets.ts";
+ * const s = scaleEpochs(10);
+ * if (s.milestones.join() !== "2,5,6,8" || s.switch !== 8 || s.pofEarly !== 9) throw new Error(JSON.stringify(s));
+ * const p = scaleEpochs(250);
+ * if (p.milestones.join() !== "60,120,160,200" || p.pofEarly !== 210 || p.finetune !== 10) throw new Error();
+ * ```
+ */
+export function scaleEpochs(total: number): {
+  milestones: number[];
+  switch: number;
+  pofEarly: number;
+  mid: number;
+  finetune: number;
+} {
+  if (!Number.isInteger(total) || total < 3) {
+    throw new RangeError(`scaleEpochs: total must be an integer >= 3, got ${total}`);
+  }
+  const s = total / PAPER_EPOCHS.total;
+  const at = (m: number) => Math.round(m * s);
+  const sw = Math.min(total - 1, Math.max(1, at(PAPER_EPOCHS.switch)));
+  const milestones = [
+    ...new Set(PAPER_EPOCHS.milestones.map(at).filter((m) => m > 0)),
+  ];
+  return {
+    milestones,
+    switch: sw,
+    pofEarly: Math.min(total, Math.max(sw + 1, at(PAPER_EPOCHS.pofEarly))),
+    mid: sw,
+    finetune: Math.max(1, at(PAPER_EPOCHS.finetune)),
+  };
+}
+
+const PAPER_DATASETS: DatasetSettings[] = [
+  { name: "cifar10", lr: 0.1, rho: 0.05 },
+  { name: "cifar100", lr: 0.1, rho: 0.05 },
+  { name: "svhn", lr: 0.01, rho: 0.01 },
+  { name: "fashion-mnist", lr: 0.1, rho: 0.05 },
+];
+
+function compressed(
+  name: PresetName,
+  description: string,
+  total: number,
+  rest: Omit<
+    Preset,
+    | "name"
+    | "description"
+    | "epochs"
+    | "switchEpoch"
+    | "pofEarlyEpoch"
+    | "midEpoch"
+    | "milestones"
+    | "finetuneEpochs"
+  >,
+): Preset {
+  const s = scaleEpochs(total);
+  return {
+    name,
+    description,
+    epochs: total,
+    switchEpoch: s.switch,
+    pofEarlyEpoch: s.pofEarly,
+    midEpoch: s.mid,
+    milestones: s.milestones,
+    finetuneEpochs: s.finetune,
+    ...rest,
+  };
+}
+
+/** Every preset by name. */
+export const PRESETS: Record<PresetName, Preset> = {
+  paper: {
+    name: "paper",
+    description:
+      "paper: Sec. 4.1 exactly: WRN-28-10, batch 256, 250 epochs (SAM 200 -> PoF 50), " +
+      "CIFAR-10, CIFAR-100, SVHN, Fashion-MNIST, 3 seeds. Needs GPUs (tensorflow backend): " +
+      "16 A100s took 21.8-32.9 s per CIFAR-10 epoch in the paper.",
+    datasets: PAPER_DATASETS,
+    model: { kind: "wrn", depth: 28, widen: 10 },
+    epochs: PAPER_EPOCHS.total,
+    switchEpoch: PAPER_EPOCHS.switch,
+    pofEarlyEpoch: PAPER_EPOCHS.pofEarly,
+    midEpoch: PAPER_EPOCHS.mid,
+    milestones: [...PAPER_EPOCHS.milestones],
+    lrFactor: 0.2,
+    batchSize: 256,
+    weakBatchSize: 32,
+    gammaMax: 2,
+    pofLr: 3e-5,
+    momentum: 0.9,
+    weightDecay: 5e-4,
+    finetuneEpochs: PAPER_EPOCHS.finetune,
+    histogramBatches: 400,
+    timingSteps: 20,
+    seeds: 3,
+    checkpointEvery: 5,
+  },
+  quick: compressed(
+    "quick",
+    "quick: REDUCED settings, not the paper's: real Fashion-MNIST (first 4,000 training / " +
+      "2,000 test images), WRN-10-1, batch 64, 20 epochs with the paper's schedule compressed " +
+      "(milestones 5/10/13/16, SAM 16 -> PoF 4), 1 seed; about an hour on 2 CPU cores.",
+    20,
+    {
+      datasets: [{
+        name: "fashion-mnist",
+        lr: 0.1,
+        rho: 0.05,
+        trainLimit: 4000,
+        testLimit: 2000,
+      }],
+      model: { kind: "wrn", depth: 10, widen: 1 },
+      lrFactor: 0.2,
+      batchSize: 64,
+      weakBatchSize: 32,
+      gammaMax: 2,
+      pofLr: 3e-5,
+      momentum: 0.9,
+      weightDecay: 5e-4,
+      histogramBatches: 100,
+      timingSteps: 5,
+      seeds: 1,
+      checkpointEvery: 1,
+    },
+  ),
+  smoke: compressed(
+    "smoke",
+    "smoke: synthetic 8x8 images (256 training / 128 test), WRN-10-1, batch 32, 10 epochs " +
+      "(milestones 2/5/6/8, SAM 8 -> PoF 2), 1 seed: checks the machinery, not the paper; " +
+      "a few minutes for all targets on 2 CPU cores.",
+    10,
+    {
+      datasets: [{
+        name: "synthetic-images",
+        lr: 0.1,
+        rho: 0.05,
+        trainLimit: 256,
+        testLimit: 128,
+      }],
+      model: { kind: "wrn", depth: 10, widen: 1 },
+      lrFactor: 0.2,
+      batchSize: 32,
+      weakBatchSize: 16,
+      gammaMax: 2,
+      pofLr: 3e-5,
+      momentum: 0.9,
+      weightDecay: 5e-4,
+      histogramBatches: 8,
+      timingSteps: 2,
+      seeds: 1,
+      checkpointEvery: 1,
+    },
+  ),
+};
+
+/**
+ * The preset called `name`; an unknown name is a RangeError listing the valid ones.
+ *
+ * @example
+ * ```ts
+ * import { getPreset } from "./presets.ts";
+ * if (getPreset("paper").epochs !== 250) throw new Error();
+ * ```
+ */
+export function getPreset(name: string): Preset {
+  if (!(PRESET_NAMES as readonly string[]).includes(name)) {
+    throw new RangeError(
+      `unknown preset "${name}"; valid: ${PRESET_NAMES.join(", ")}`,
+    );
+  }
+  return PRESETS[name as PresetName];
+}
+
+function base(p: Preset, ds: DatasetSettings, seed: number) {
+  return {
+    dataset: ds.name,
+    model: p.model,
+    seed,
+    batchSize: p.batchSize,
+    schedule: { baseLr: ds.lr, milestones: p.milestones, factor: p.lrFactor },
+    momentum: p.momentum,
+    weightDecay: p.weightDecay,
+    trainLimit: ds.trainLimit,
+    testLimit: ds.testLimit,
+  };
+}
+
+/**
+ * SGD from scratch to the last epoch (Table 1 evaluates it at `midEpoch` and `epochs`).
+ *
+ * @example
+ * ```ts
+ * import { PRESETS, sgdRun } from "./presets.ts";
+ * const r = sgdRun(PRESETS.paper, PRESETS.paper.datasets[2], 0);
+ * if (r.epochs !== 250 || r.schedule.baseLr !== 0.01 || r.keepEpochs.join() !== "200,250") throw new Error();
+ * ```
+ */
+export function sgdRun(p: Preset, ds: DatasetSettings, seed: number): RunConfig {
+  return {
+    ...base(p, ds, seed),
+    method: { name: "sgd" },
+    epochs: p.epochs,
+    keepEpochs: [p.midEpoch, p.epochs],
+  };
+}
+
+/** SAM from scratch to the switch epoch: the shared SAM-200 run. */
+export function samBaseRun(
+  p: Preset,
+  ds: DatasetSettings,
+  seed: number,
+): RunConfig {
+  return {
+    ...base(p, ds, seed),
+    method: { name: "sam", rho: ds.rho },
+    epochs: p.switchEpoch,
+    keepEpochs: [p.switchEpoch],
+  };
+}
+
+/** SAM continued from SAM-200 to the last epoch (SAM 250). */
+export function samContinuedRun(
+  p: Preset,
+  ds: DatasetSettings,
+  seed: number,
+): RunConfig {
+  return {
+    ...base(p, ds, seed),
+    method: { name: "sam", rho: ds.rho },
+    epochs: p.epochs,
+    keepEpochs: [p.epochs],
+    from: { run: samBaseRun(p, ds, seed), epoch: p.switchEpoch },
+  };
+}
+
+/**
+ * PoF from SAM-200 to the last epoch, feature lr `pofLr` constant, checkpoints
+ * kept at the early evaluation epoch (210) and the last.
+ *
+ * @example
+ * ```ts
+ * import { PRESETS, pofRun, samBaseRun } from "./presets.ts";
+ * import { runId } from "../lib/train/run_id.ts";
+ * const p = PRESETS.paper, ds = p.datasets[0];
+ * const r = pofRun(p, ds, 1);
+ * if (runId(r.from!.run) !== runId(samBaseRun(p, ds, 1)) || r.from!.epoch !== 200) throw new Error();
+ * ```
+ */
+export function pofRun(p: Preset, ds: DatasetSettings, seed: number): RunConfig {
+  return {
+    ...base(p, ds, seed),
+    method: {
+      name: "pof",
+      pof: { weakBatchSize: p.weakBatchSize, gammaMax: p.gammaMax },
+    },
+    schedule: { baseLr: p.pofLr, milestones: [], factor: 1 },
+    epochs: p.epochs,
+    keepEpochs: [p.pofEarlyEpoch, p.epochs],
+    from: { run: samBaseRun(p, ds, seed), epoch: p.switchEpoch },
+  };
+}
+
+/**
+ * Fine-tuning of the classifier only, after PoF, for `finetuneEpochs` epochs
+ * (Sec. 4.2 text) at the SGD schedule's final learning rate (0.1 * 0.2^4).
+ */
+export function finetuneRun(
+  p: Preset,
+  ds: DatasetSettings,
+  seed: number,
+): RunConfig {
+  const lr = lrAt(
+    { baseLr: ds.lr, milestones: p.milestones, factor: p.lrFactor },
+    p.epochs - 1,
+  );
+  return {
+    ...base(p, ds, seed),
+    method: { name: "sgd-classifier" },
+    schedule: { baseLr: lr, milestones: [], factor: 1 },
+    epochs: p.epochs + p.finetuneEpochs,
+    keepEpochs: [],
+    from: { run: pofRun(p, ds, seed), epoch: p.epochs },
+  };
+}

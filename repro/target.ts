@@ -1,0 +1,317 @@
+/**
+ * The interface every reproduction target (`repro/targets/<name>.ts`)
+ * implements, and the context the runner hands it.
+ *
+ * A target does two things:
+ * 1. {@link Target.runs}: lists the training runs it needs (pure; no
+ *    computation). The runner unions the lists of all requested targets
+ *    (identical configurations have identical ids, so shared runs such as
+ *    SAM-200 appear once), shards them, trains what is missing with
+ *    checkpoints, and skips what is done.
+ * 2. {@link Target.produce}: once every run is done, computes the data
+ *    behind the figure / table (from run metrics and checkpoints, or by its
+ *    own small computation, e.g. the toy MLP of Figs. 1-2) and writes
+ *    `<out>/<name>.json` (through {@link writeTargetJson}, which adds the
+ *    provenance), its figures `<out>/<name>*.svg` and, for tables,
+ *    `<out>/<name>.md`.
+ *
+ * Targets that train nothing through the runner (fig1, fig2, table2) return
+ * `[]` from `runs` and describe their own work in {@link Target.work} for
+ * `--dry-run`.
+ *
+ * Each module `repro/targets/<name>.ts` exports its target as
+ * `export const target: Target = {...}`; `repro/main.ts` imports it by name.
+ *
+ * @module
+ */
+import type { BackendInfo } from "../lib/backend.ts";
+import type { Rng } from "../lib/rng.ts";
+import type { Model, ModelParams } from "../lib/models/model.ts";
+import type { BnState } from "../lib/models/model.ts";
+import type {
+  ModelSpec,
+  RunConfig,
+  StepSchedule,
+} from "../lib/train/run_config.ts";
+import type { EpochRecord } from "../lib/train/metrics_log.ts";
+
+export type {
+  ModelSpec,
+  RunConfig,
+  StepSchedule,
+} from "../lib/train/run_config.ts";
+export type { EpochRecord } from "../lib/train/metrics_log.ts";
+
+/** Every target name, in the order `repro:all` runs them. */
+export const TARGET_NAMES = [
+  "fig1",
+  "fig2",
+  "fig4",
+  "fig5",
+  "fig6",
+  "table1",
+  "table2",
+  "finetune",
+] as const;
+/** A target name. */
+export type TargetName = typeof TARGET_NAMES[number];
+
+/** Every preset name. */
+export const PRESET_NAMES = ["smoke", "quick", "paper"] as const;
+/** A preset name. */
+export type PresetName = typeof PRESET_NAMES[number];
+
+/** Per-dataset optimisation constants (paper Sec. 4.1: SVHN differs). */
+export interface DatasetSettings {
+  /** Dataset name as `lib/data` knows it. */
+  name: string;
+  /** Initial learning rate (paper 0.1, SVHN 0.01). */
+  lr: number;
+  /** SAM radius (paper 0.05, SVHN 0.01). */
+  rho: number;
+  /** Use only the first n training / test examples (undefined = all). */
+  trainLimit?: number;
+  testLimit?: number;
+}
+
+/**
+ * A named preset: the sizes every target derives its runs from. `paper` is
+ * Sec. 4.1 exactly; `quick` and `smoke` compress the epoch axis
+ * proportionally (see `repro/presets.ts` for how milestones scale).
+ */
+export interface Preset {
+  name: PresetName;
+  /** One paragraph printed at the start of every run: what this preset is and how long it takes. */
+  description: string;
+  /** Datasets of Table 1 (and the first one for the figures). */
+  datasets: DatasetSettings[];
+  model: ModelSpec;
+  /** Total epochs (paper 250). */
+  epochs: number;
+  /** Epoch at which SAM hands over to PoF (paper 200). */
+  switchEpoch: number;
+  /** The early PoF evaluation epoch (paper 210). */
+  pofEarlyEpoch: number;
+  /** Epoch at which SGD / SAM are evaluated besides `epochs` (paper 200). */
+  midEpoch: number;
+  /** Learning-rate milestones (paper 60/120/160/200) and factor (0.2). */
+  milestones: number[];
+  lrFactor: number;
+  /** Update batch size (paper 256). */
+  batchSize: number;
+  /** PoF weak batch size (paper 32). */
+  weakBatchSize: number;
+  /** PoF's gamma range upper end (paper 2). */
+  gammaMax: number;
+  /** Feature-extractor learning rate during PoF (paper text 3e-5). */
+  pofLr: number;
+  /** Nesterov momentum (0.9) and weight decay (5e-4). */
+  momentum: number;
+  weightDecay: number;
+  /** Classifier fine-tuning epochs after PoF (Sec. 4.2 text: 10). */
+  finetuneEpochs: number;
+  /** Mini-batches per histogram in Figs. 5 and 6 (paper 400). */
+  histogramBatches: number;
+  /** Epochs Table 2 times per method (steps are capped by `timingSteps`). */
+  timingSteps: number;
+  /** Default number of seeds (`--seeds`). */
+  seeds: number;
+  /** Checkpoint interval in epochs (besides the kept evaluation epochs). */
+  checkpointEvery: number;
+}
+
+/** Provenance recorded in every result file. */
+export interface Provenance {
+  target: TargetName;
+  preset: PresetName;
+  seeds: number[];
+  backend: BackendInfo;
+  /** Package versions: deno, tfjs, typescript, v8. */
+  versions: Record<string, string>;
+  /** `git rev-parse HEAD` of the checkout (with `-dirty` when modified), or "unknown". */
+  gitCommit: string;
+  /** The command line. */
+  argv: string[];
+  /** ISO time the result was written. */
+  writtenAt: string;
+}
+
+/** What a finished run left: its per-epoch metrics. */
+export interface RunResult {
+  id: string;
+  config: RunConfig;
+  /** One record per finished epoch of this run (continuations: from their start epoch + 1). */
+  epochs: EpochRecord[];
+}
+
+/** A checkpoint loaded for analysis. */
+export interface LoadedCheckpoint {
+  model: Model;
+  params: ModelParams;
+  bn: BnState;
+  epoch: number;
+}
+
+/** Access to finished runs, given to {@link Target.produce}. */
+export interface RunStore {
+  /** Run id of a configuration (stable across processes). */
+  id(config: RunConfig): string;
+  /** The metrics of a finished run (throws naming the id if it is not done). */
+  result(config: RunConfig): Promise<RunResult>;
+  /**
+   * The metrics along a run's whole history: its start's chain first (up to
+   * the start epoch), then its own epochs.
+   */
+  history(config: RunConfig): Promise<EpochRecord[]>;
+  /** A kept checkpoint of a run (an epoch in `keepEpochs` or its final epoch). The caller disposes the tensors. */
+  checkpoint(config: RunConfig, epoch: number): Promise<LoadedCheckpoint>;
+}
+
+/** Everything a target's `produce` gets. */
+export interface TargetContext {
+  preset: Preset;
+  /** The seeds to use (`0..N-1` for `--seeds N`). */
+  seeds: number[];
+  /** Output folder (exists). */
+  outDir: string;
+  runs: RunStore;
+  /** Provenance for this target (also added by {@link writeTargetJson}). */
+  provenance: Provenance;
+  /** A generator for the target's own randomness, derived from the seed and target name. */
+  rng(seed: number): Rng;
+  /** Prints one line of progress. */
+  log(line: string): void;
+}
+
+/** Work estimate for `--dry-run` of computation done outside runner runs. */
+export interface WorkEstimate {
+  /** What the work is, one line. */
+  description: string;
+  /** Approximate multiply-adds. */
+  multiplyAdds: number;
+}
+
+/** What `produce` reports back for the final summary table. */
+export interface TargetOutput {
+  /** Paths of the files written. */
+  files: string[];
+  /** Short lines for the final summary (e.g. "SAM->PoF 210: 4.31% (paper 4.25)"). */
+  summary: string[];
+}
+
+/** A reproduction target: one figure or table of the paper. */
+export interface Target {
+  readonly name: TargetName;
+  /** One line for `--help`. */
+  readonly title: string;
+  /** The runner runs this target needs (pure). */
+  runs(preset: Preset, seeds: number[]): RunConfig[];
+  /** Work done by `produce` itself (for `--dry-run`); undefined = negligible. */
+  work?(preset: Preset, seeds: number[]): WorkEstimate[];
+  /** Computes and writes the target's files. */
+  produce(ctx: TargetContext): Promise<TargetOutput>;
+}
+
+/**
+ * Writes `text` to `path` atomically (temp file in the same folder, then rename).
+ *
+ * @example
+ * ```ts
+ * import { writeTextAtomic } from "./target.ts";
+ * const dir = await Deno.makeTempDir();
+ * await writeTextAtomic(`${dir}/a.txt`, "hi");
+ * if (await Deno.readTextFile(`${dir}/a.txt`) !== "hi") throw new Error();
+ * ```
+ */
+export async function writeTextAtomic(
+  path: string,
+  text: string,
+): Promise<void> {
+  const slash = path.lastIndexOf("/");
+  const dir = slash >= 0 ? path.slice(0, slash) || "/" : ".";
+  const tmp = await Deno.makeTempFile({
+    dir,
+    prefix: ".tmp-",
+    suffix: path.slice(slash + 1),
+  });
+  try {
+    await Deno.writeTextFile(tmp, text);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * Writes `<outDir>/<fileName>` as JSON `{provenance, data}` atomically and
+ * returns its path. Every target's `<target>.json` goes through this.
+ *
+ * @example
+ * ```ts
+ * import { writeTargetJson, type TargetContext } from "./target.ts";
+ * const outDir = await Deno.makeTempDir();
+ * const ctx = { outDir, provenance: { target: "fig1" } } as unknown as TargetContext;
+ * const path = await writeTargetJson(ctx, "fig1.json", { xs: [1, 2] });
+ * const back = JSON.parse(await Deno.readTextFile(path));
+ * if (back.data.xs[1] !== 2 || back.provenance.target !== "fig1") throw new Error();
+ * ```
+ */
+export async function writeTargetJson(
+  ctx: TargetContext,
+  fileName: string,
+  data: unknown,
+): Promise<string> {
+  const path = `${ctx.outDir}/${fileName}`;
+  const provenance = { ...ctx.provenance, writtenAt: new Date().toISOString() };
+  await writeTextAtomic(
+    path,
+    JSON.stringify({ provenance, config: ctx.preset, data }, null, 1) + "\n",
+  );
+  return path;
+}
+
+/**
+ * Writes a text file (SVG, Markdown) into the output folder atomically and
+ * returns its path.
+ *
+ * @example
+ * ```ts
+ * import { writeTargetText, type TargetContext } from "./target.ts";
+ * const outDir = await Deno.makeTempDir();
+ * const p = await writeTargetText({ outDir } as TargetContext, "t.md", "| a |");
+ * if (!p.endsWith("/t.md")) throw new Error(p);
+ * ```
+ */
+export async function writeTargetText(
+  ctx: TargetContext,
+  fileName: string,
+  text: string,
+): Promise<string> {
+  const path = `${ctx.outDir}/${fileName}`;
+  await writeTextAtomic(path, text);
+  return path;
+}
+
+/**
+ * The metrics at one absolute epoch of a run history (throws naming the
+ * epoch and the range held if absent).
+ *
+ * @example
+ * ```ts
+ * import { atEpoch, type EpochRecord } from "./target.ts";
+ * const h = [{ epoch: 1, testError: 9 }, { epoch: 2, testError: 7 }] as EpochRecord[];
+ * if (atEpoch(h, 2).testError !== 7) throw new Error();
+ * ```
+ */
+export function atEpoch(history: EpochRecord[], epoch: number): EpochRecord {
+  const r = history.find((h) => h.epoch === epoch);
+  if (!r) {
+    throw new Error(
+      `no metrics for epoch ${epoch} (history holds epochs ${
+        history[0]?.epoch
+      }..${history[history.length - 1]?.epoch})`,
+    );
+  }
+  return r;
+}

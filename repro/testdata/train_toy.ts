@@ -1,0 +1,50 @@
+/**
+ * Test helper: trains one small toy-MLP run into a results folder through
+ * the runner (checkpoint every epoch), so that tests can kill it with
+ * SIGKILL at random moments and start it again.
+ *
+ * Usage: deno run -A --import-map=tools/offline_import_map.json
+ *   repro/testdata/train_toy.ts <runsDir> <epochs> [seed]
+ *
+ * @module
+ */
+import { useBackend } from "../../lib/backend.ts";
+import { trainRun } from "../../lib/train/runner.ts";
+import { buildRun } from "../../lib/train/build.ts";
+import type { RunConfig } from "../../lib/train/run_config.ts";
+
+/**
+ * The toy run the kill / resume test uses.
+ *
+ * @example
+ * ```ts
+ * import { toyRun } from "./train_toy.ts";
+ * if (toyRun(3).epochs !== 3) throw new Error();
+ * ```
+ */
+export function toyRun(epochs: number, seed = 0): RunConfig {
+  return {
+    dataset: "toy",
+    model: { kind: "mlp", hidden: [32, 32, 32, 32] },
+    method: { name: "sgd" },
+    seed,
+    epochs,
+    batchSize: 32,
+    schedule: { baseLr: 0.05, milestones: [2], factor: 0.2 },
+    momentum: 0.9,
+    weightDecay: 5e-4,
+    keepEpochs: [],
+    testLimit: 512,
+  };
+}
+
+if (import.meta.main) {
+  const [runsDir, epochs, seed] = Deno.args;
+  await useBackend("cpu");
+  const done = await trainRun(toyRun(Number(epochs), Number(seed ?? 0)), {
+    runsDir,
+    build: buildRun,
+    checkpointEvery: 1,
+  });
+  console.log(JSON.stringify(done.final));
+}

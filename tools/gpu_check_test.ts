@@ -1,0 +1,224 @@
+import {
+  assert,
+  assertAlmostEquals,
+  assertEquals,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
+import {
+  formatReport,
+  GpuCheckError,
+  parseGpuCheckArgs,
+  parseNvidiaSmi,
+  queryGpus,
+  timeTrainingSteps,
+} from "./gpu_check.ts";
+import { tensorflowPackageStatus, useBackend } from "../lib/backend.ts";
+import { wideResNet } from "../lib/models/wide_resnet.ts";
+import { Rng } from "../lib/rng.ts";
+
+const ROOT = new URL("../", import.meta.url);
+
+function addonInstalled(): boolean {
+  return tensorflowPackageStatus("@tensorflow/tfjs-node-gpu").addon !== null;
+}
+
+async function hasNvidiaSmi(): Promise<boolean> {
+  try {
+    await new Deno.Command("nvidia-smi", {
+      args: ["-L"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("deno task gpu:check fails with a clear message when no GPU backend is usable", async () => {
+  if (addonInstalled()) {
+    console.log(
+      "tfjs-node-gpu addon installed here; the no-backend message cannot be provoked",
+    );
+    return;
+  }
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "gpu:check"],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  const stderr = dec.decode(out.stderr);
+  assertEquals(out.code, 1, stderr);
+  assertEquals(dec.decode(out.stdout), "");
+  // First line of the message proper says what is wrong...
+  const msg = stderr.slice(stderr.indexOf("gpu:check:"));
+  assertEquals(msg.split("\n")[0], "gpu:check: no GPU backend is usable.");
+  // ...then why, and the exact commands that fix it.
+  assertStringIncludes(msg, "@tensorflow/tfjs-node-gpu: ");
+  assertStringIncludes(
+    msg,
+    "deno install --allow-scripts=npm:@tensorflow/tfjs-node-gpu@4.22.0",
+  );
+  assertStringIncludes(msg, "Docker");
+  // No stack trace: a user error, not a crash.
+  assertEquals(msg.includes("    at "), false);
+});
+
+Deno.test("a bad option exits 2 and names it", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "gpu:check", "--batch", "0"],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assertEquals(out.code, 2);
+  assertStringIncludes(
+    new TextDecoder().decode(out.stderr),
+    'gpu:check: --batch needs a positive integer, got "0"',
+  );
+});
+
+Deno.test("parseNvidiaSmi reads the CSV query, names with commas included", () => {
+  const csv = "0, NVIDIA H100 80GB HBM3, 81559, 4, 550.54.15\n" +
+    "1, Tesla V100-SXM2-16GB, 16384, 16000, 535.104.05\r\n" +
+    "2, Weird, Name, Inc., 1024, 0, 1.0\n\n";
+  assertEquals(parseNvidiaSmi(csv), [
+    {
+      index: 0,
+      name: "NVIDIA H100 80GB HBM3",
+      memoryTotalMiB: 81559,
+      memoryUsedMiB: 4,
+      driverVersion: "550.54.15",
+    },
+    {
+      index: 1,
+      name: "Tesla V100-SXM2-16GB",
+      memoryTotalMiB: 16384,
+      memoryUsedMiB: 16000,
+      driverVersion: "535.104.05",
+    },
+    {
+      index: 2,
+      name: "Weird, Name, Inc.",
+      memoryTotalMiB: 1024,
+      memoryUsedMiB: 0,
+      driverVersion: "1.0",
+    },
+  ]);
+  assertEquals(parseNvidiaSmi(""), []);
+  assertThrows(() => parseNvidiaSmi("0, H100, 80"), Error, '"0, H100, 80"');
+  assertThrows(
+    () => parseNvidiaSmi("0, H100, [N/A], 3, 550"),
+    Error,
+    "non-numeric",
+  );
+});
+
+Deno.test("queryGpus: empty CUDA_VISIBLE_DEVICES and a missing nvidia-smi are clear errors", async () => {
+  await assertRejects(
+    () => queryGpus({ CUDA_VISIBLE_DEVICES: "" }),
+    GpuCheckError,
+    "CUDA_VISIBLE_DEVICES is empty",
+  );
+  if (!(await hasNvidiaSmi())) {
+    await assertRejects(
+      () => queryGpus({}),
+      GpuCheckError,
+      "nvidia-smi could not be run",
+    );
+  }
+});
+
+Deno.test("timeTrainingSteps trains and its rates follow from its own timings", async () => {
+  await useBackend("cpu");
+  const model = wideResNet({
+    depth: 10,
+    widen: 1,
+    numClasses: 10,
+    inputShape: [8, 8, 3],
+  });
+  const t = await timeTrainingSteps(model, {
+    batch: 4,
+    steps: 3,
+    rng: new Rng(1),
+  });
+  assertEquals(t.model, model.name);
+  assertEquals(t.stepSeconds.length, 3);
+  assert(t.stepSeconds.every((s) => s > 0));
+  const sorted = [...t.stepSeconds].sort((a, b) => a - b);
+  assertEquals(t.medianSeconds, sorted[1]);
+  assertAlmostEquals(t.imagesPerSecond, 4 / sorted[1], 1e-9);
+  assertAlmostEquals(
+    t.tflops,
+    (6 * model.multiplyAdds * 4) / sorted[1] / 1e12,
+    1e-12,
+  );
+  // A freshly initialised 10-class net starts near ln 10; three steps on one batch keep it finite and lower.
+  assert(Number.isFinite(t.lastLoss));
+  assert(t.lastLoss < Math.log(10) + 1, String(t.lastLoss));
+  await assertRejects(
+    () => timeTrainingSteps(model, { batch: 0, steps: 1, rng: new Rng(0) }),
+    RangeError,
+    "got 0",
+  );
+});
+
+Deno.test("parseGpuCheckArgs and formatReport", () => {
+  assertEquals(parseGpuCheckArgs(["--batch", "64", "--steps", "2", "--json"]), {
+    json: true,
+    batch: 64,
+    steps: 2,
+  });
+  assertEquals(parseGpuCheckArgs(["--load-only"]), {
+    json: false,
+    loadOnly: true,
+  });
+  assertThrows(() => parseGpuCheckArgs(["--gpu"]), RangeError, '"--gpu"');
+  assertThrows(() => parseGpuCheckArgs(["--steps"]), RangeError, '"undefined"');
+  const text = formatReport({
+    backend: {
+      requested: "tensorflow",
+      backend: "tensorflow",
+      device: "libtensorflow GPU (CUDA_VISIBLE_DEVICES=0)",
+      package: "@tensorflow/tfjs-node-gpu@4.22.0",
+      projectKernels: [],
+      tfjsVersion: "4.22.0",
+      denoVersion: "2.9.6",
+    },
+    gpus: [{
+      index: 0,
+      name: "NVIDIA A100-SXM4-40GB",
+      memoryTotalMiB: 40960,
+      memoryUsedMiB: 512,
+      driverVersion: "535",
+    }],
+    tfjsBytes: 3 * 2 ** 20,
+    timing: {
+      model: "WRN-28-10",
+      batch: 128,
+      warmupSeconds: 12.5,
+      stepSeconds: [0.5, 0.4, 0.6],
+      medianSeconds: 0.5,
+      imagesPerSecond: 256,
+      tflops: 8.05,
+      lastLoss: 2.3,
+    },
+  });
+  assertStringIncludes(
+    text,
+    "gpu 0:    NVIDIA A100-SXM4-40GB, memory 40.0 GiB total, 0.5 GiB used",
+  );
+  assertStringIncludes(text, "tfjs tensors: 3.0 MiB");
+  assertStringIncludes(
+    text,
+    "batch 128: 500.0 ms (median of 3; warm-up 12.5 s), 256 images/s, 8.05 TFLOP/s",
+  );
+  // 50,000 / 256 = 195.3 s
+  assertStringIncludes(text, "one epoch of 50,000 images: 195 s");
+});
