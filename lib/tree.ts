@@ -54,12 +54,13 @@ export function zipTree(
   return out;
 }
 
-/** `a + alpha * b`, leafwise. */
+/** `a + alpha * b`, leafwise (no intermediate tensors survive). */
 export function axpy(a: Params, b: Params, alpha = 1): Params {
   return zipTree(
     a,
     b,
-    (x, y) => alpha === 1 ? tf.add(x, y) : tf.add(x, tf.mul(y, alpha)),
+    (x, y) =>
+      alpha === 1 ? tf.add(x, y) : tf.tidy(() => tf.add(x, tf.mul(y, alpha))),
   );
 }
 

@@ -53,7 +53,6 @@ import type { Model, ModelParams } from "../models/model.ts";
 import { countErrors, softmaxCrossEntropy } from "../models/loss.ts";
 import { sgdMethod } from "../optim/sgd.ts";
 import { pofMethod } from "../optim/pof.ts";
-import { lineLoss, lineSearch } from "../optim/line_search.ts";
 import type { Batch, Method, TrainState } from "../train/method.ts";
 import { arrayTrainData } from "../train/array_data.ts";
 import {
@@ -64,6 +63,7 @@ import {
 import { ClassifierCurvature, classifierVector } from "./classifier_hessian.ts";
 import { lanczosTopK, symmetricEigen } from "./eigen.ts";
 import { lossAlongDirection } from "./landscape.ts";
+import { pofXiStar } from "./checkpoint_stats.ts";
 
 /** How the toy models are trained. */
 export interface ToyTrainingConfig {
@@ -120,6 +120,13 @@ export interface Fig2Config extends ToyTrainingConfig {
   miniBatch: number;
   /** Cap on xi* for the line search. */
   maxXi: number;
+  /**
+   * Gradient aligned with the eigenvectors in Fig. 2(a): `"regularised"`
+   * (g_B + weightDecay theta0, the gradient of the objective SGD minimised,
+   * whose full-set mean is ~0 at the minimum) or `"data"` (g_B alone, whose
+   * full-set mean is -weightDecay theta0, a common offset of every batch).
+   */
+  alignGradient: "regularised" | "data";
 }
 
 /** The preset names the toy figures know. */
@@ -226,6 +233,7 @@ export function fig2Config(preset: ToyPresetName): Fig2Config {
     batches: preset === "smoke" ? 50 : preset === "quick" ? 400 : 1000,
     miniBatch: 32,
     maxXi: 1000,
+    alignGradient: "regularised",
   };
 }
 
@@ -810,11 +818,13 @@ export interface Fig2Result {
   seed: number;
   config: Fig2Config;
   metrics: { train: SetMetrics; test: SetMetrics };
-  /** `eigIndexCounts[i]`: mini-batches whose gradient aligns best with eigenvector i+1. */
+  /** `eigIndexCounts[i]`: mini-batches whose gradient (`config.alignGradient`) aligns best with eigenvector i+1. */
   eigIndexCounts: number[];
+  /** The same with each kind of gradient. */
+  eigIndexCountsBy: { regularised: number[]; data: number[] };
   /** The final-layer eigenvalues (training set), descending. */
   eigenvalues: number[];
-  /** |cos(g_B, v_1)| per training mini-batch. */
+  /** |cos(g_B, v_1)| per training mini-batch (`config.alignGradient`). */
   cosTop: number[];
   xiTrain: number[];
   xiTest: number[];
@@ -825,35 +835,15 @@ export interface Fig2Result {
   seconds: number;
 }
 
+/** 1-based index of the largest count. */
+function mode(counts: number[]): number {
+  return counts.indexOf(Math.max(...counts)) + 1;
+}
+
 function median(a: number[]): number {
   const s = a.slice().sort((x, y) => x - y);
   const n = s.length;
   return n % 2 ? s[(n - 1) / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
-}
-
-/**
- * xi*_B (Eq. 2) of one mini-batch of fixed features, by `lib/optim`'s line
- * search on the exact affine logits along `-u`, `u = g / ||g||`.
- */
-function xiStar(
-  c: ClassifierCurvature,
-  maxXi: number,
-): { xi: number; bracketed: boolean; g: Float64Array } {
-  const g = c.gradient();
-  let norm = 0;
-  for (const x of g) norm += x * x;
-  norm = Math.sqrt(norm);
-  const u = g.map((x) => -x / norm);
-  // z(xi) = f~^T (theta0 + xi u) = z0 + xi dz with dz = f~^T u (bias row included)
-  const line = {
-    z0: c.logits(),
-    dz: c.logits(u),
-    labels: c.labels(),
-    batch: c.n,
-    classes: c.numClasses,
-  };
-  const r = lineSearch((xi) => lineLoss(line, xi), { maxXi });
-  return { xi: r.xi, bracketed: r.bracketed, g };
 }
 
 function batchCurvature(
@@ -903,7 +893,10 @@ export function runFig2(
     numClasses: C,
   });
   const eig = symmetricEigen(full.dense(), full.size);
-  const counts = new Array(full.size).fill(0);
+  const counts = {
+    regularised: new Array(full.size).fill(0),
+    data: new Array(full.size).fill(0),
+  };
   const cosTop: number[] = [];
   const xiTrain: number[] = [], xiTest: number[] = [];
   const unbracketed = { train: 0, test: 0 };
@@ -912,6 +905,25 @@ export function runFig2(
     const idx = new Uint32Array(config.miniBatch);
     for (let i = 0; i < idx.length; i++) idx[i] = rng.int(n);
     return idx;
+  };
+  const wd = config.sgd.weightDecay;
+  const align = (g: Float64Array, kind: "regularised" | "data") => {
+    let best = 0, bestAbs = -1, gn = 0;
+    for (const x of g) gn += x * x;
+    gn = Math.sqrt(gn);
+    for (let i = 0; i < eig.vectors.length; i++) {
+      let d = 0;
+      const v = eig.vectors[i];
+      for (let j = 0; j < v.length; j++) d += v[j] * g[j];
+      if (Math.abs(d) > bestAbs) {
+        bestAbs = Math.abs(d);
+        best = i;
+      }
+      if (i === 0 && kind === config.alignGradient) {
+        cosTop.push(Math.abs(d) / gn);
+      }
+    }
+    counts[kind][best]++;
   };
   for (let b = 0; b < config.batches; b++) {
     const c = batchCurvature(
@@ -922,23 +934,11 @@ export function runFig2(
       C,
       theta,
     );
-    const r = xiStar(c, config.maxXi);
+    const r = pofXiStar(c, { maxXi: config.maxXi });
     xiTrain.push(r.xi);
     if (!r.bracketed) unbracketed.train++;
-    let best = 0, bestAbs = -1, gn = 0;
-    for (const x of r.g) gn += x * x;
-    gn = Math.sqrt(gn);
-    for (let i = 0; i < eig.vectors.length; i++) {
-      let d = 0;
-      const v = eig.vectors[i];
-      for (let j = 0; j < v.length; j++) d += v[j] * r.g[j];
-      if (Math.abs(d) > bestAbs) {
-        bestAbs = Math.abs(d);
-        best = i;
-      }
-      if (i === 0) cosTop.push(Math.abs(d) / gn);
-    }
-    counts[best]++;
+    align(r.gradient, "data");
+    align(r.gradient.map((x, j) => x + wd * theta[j]), "regularised");
     const ct = batchCurvature(
       testF,
       data.test.y,
@@ -947,7 +947,7 @@ export function runFig2(
       C,
       theta,
     );
-    const rt = xiStar(ct, config.maxXi);
+    const rt = pofXiStar(ct, { maxXi: config.maxXi });
     xiTest.push(rt.xi);
     if (!rt.bracketed) unbracketed.test++;
   }
@@ -955,7 +955,8 @@ export function runFig2(
     seed: options.seed,
     config,
     metrics: { train: trained.sgd.train, test: trained.sgd.test },
-    eigIndexCounts: counts,
+    eigIndexCounts: counts[config.alignGradient],
+    eigIndexCountsBy: counts,
     eigenvalues: eig.values,
     cosTop,
     xiTrain,
@@ -965,16 +966,210 @@ export function runFig2(
     seconds: (performance.now() - t0) / 1000,
   };
   options.onProgress?.(
-    `Fig. 2: mode of eigenvector index = ${
-      counts.indexOf(Math.max(...counts)) + 1
-    } ` +
-      `(counts of 1..5: ${counts.slice(0, 5).join(", ")}); median xi* train ${
-        median(xiTrain).toPrecision(3)
+    `Fig. 2: mode of eigenvector index = ${mode(result.eigIndexCounts)} ` +
+      `(counts of 1..5: ${result.eigIndexCounts.slice(0, 5).join(", ")}; ` +
+      `data gradient: mode ${mode(counts.data)}); median xi* train ` +
+      `${median(xiTrain).toPrecision(3)}, test ${
+        median(xiTest).toPrecision(3)
       }, ` +
-      `test ${median(xiTest).toPrecision(3)}, ratio ${
-        result.medianRatio.toFixed(2)
-      }`,
+      `ratio ${result.medianRatio.toFixed(2)}`,
   );
   disposeTree(params.features, params.classifier);
   return result;
+}
+
+function meanOf(a: number[]): number {
+  return a.reduce((s, x) => s + x, 0) / a.length;
+}
+function stdOf(a: number[]): number {
+  if (a.length < 2) return 0;
+  const m = meanOf(a);
+  return Math.sqrt(a.reduce((s, x) => s + (x - m) ** 2, 0) / (a.length - 1));
+}
+
+/** Fig. 1 over several seeds: the `fig1.json` payload. */
+export interface Fig1Summary {
+  seeds: number[];
+  config: Fig1Config;
+  /** Per layer: mean Delta L over seeds, its std and the per-seed values. */
+  layers: {
+    layer: number;
+    deltaL: { sgd: number; pof: number };
+    deltaLStd: { sgd: number; pof: number };
+    deltaLPerSeed: { sgd: number[]; pof: number[] };
+    lambda1PerSeed: { sgd: number[]; pof: number[] };
+  }[];
+  /** The first seed's Fig. 1(d) curves. */
+  landscape: Fig1Result["landscape"];
+  landscapeTopK: Fig1Result["landscapeTopK"];
+  /** Flat-region width along eigenvector 1, per seed. */
+  flatWidth: { sgd: number[]; pof: number[] };
+  /** How many seeds show each of the paper's claims. */
+  claims: {
+    /** Delta L(SGD) of the final layer exceeds the mean over layers 1-4. */
+    finalLayerLargest: number;
+    /** Delta L(SGD) increases from layer 1 to the final layer (Spearman rho > 0 of layer vs Delta L). */
+    increasingWithDepth: number;
+    /** PoF's final-layer Delta L is below SGD's. */
+    pofReducesFinalDeltaL: number;
+    /** PoF's flat region along eigenvector 1 is wider than SGD's. */
+    pofWiderFlatRegion: number;
+    seeds: number;
+  };
+  metrics: Fig1Result["metrics"][];
+  perSeed: Fig1Result[];
+}
+
+function spearman(x: number[], y: number[]): number {
+  const rank = (a: number[]) => {
+    const o = a.map((v, i) => [v, i]).sort((p, q) => p[0] - q[0]);
+    const r = new Array(a.length);
+    o.forEach(([, i], k) => (r[i] = k));
+    return r as number[];
+  };
+  const rx = rank(x), ry = rank(y);
+  const mx = meanOf(rx), my = meanOf(ry);
+  let sxy = 0, sxx = 0, syy = 0;
+  for (let i = 0; i < x.length; i++) {
+    sxy += (rx[i] - mx) * (ry[i] - my);
+    sxx += (rx[i] - mx) ** 2;
+    syy += (ry[i] - my) ** 2;
+  }
+  return sxy / Math.sqrt(sxx * syy);
+}
+
+/**
+ * Aggregates {@link runFig1} results of several seeds (mean, std, claim counts).
+ *
+ * @example
+ * ```ts
+ * import { summarizeFig1, type Fig1Result } from "./toy_figures.ts";
+ * const r = (seed: number, final: number) => ({
+ *   seed, config: {}, metrics: {}, seconds: 0,
+ *   layers: [1, 2, 3].map((layer) => ({ layer, deltaL: { sgd: layer === 3 ? final : 0.1 * layer, pof: 0.05 },
+ *     lambda1: { sgd: 1, pof: 1 }, tau: { sgd: 1, pof: 1 }, tStar: { sgd: 0, pof: 0 } })),
+ *   landscape: { sgd: [], pof: [] }, landscapeTopK: { sgd: [], pof: [] },
+ *   finalEigenvalues: { sgd: [], pof: [] }, flatWidth: { sgd: [1], pof: [2] },
+ * }) as unknown as Fig1Result;
+ * const s = summarizeFig1([r(0, 1), r(1, 3)]);
+ * if (s.layers[2].deltaL.sgd !== 2 || s.claims.pofReducesFinalDeltaL !== 2) throw new Error();
+ * ```
+ */
+export function summarizeFig1(results: Fig1Result[]): Fig1Summary {
+  if (results.length === 0) throw new RangeError("summarizeFig1: no results");
+  const L = results[0].layers.length;
+  const layers = results[0].layers.map((row, i) => {
+    const sgd = results.map((r) => r.layers[i].deltaL.sgd);
+    const pof = results.map((r) => r.layers[i].deltaL.pof);
+    return {
+      layer: row.layer,
+      deltaL: { sgd: meanOf(sgd), pof: meanOf(pof) },
+      deltaLStd: { sgd: stdOf(sgd), pof: stdOf(pof) },
+      deltaLPerSeed: { sgd, pof },
+      lambda1PerSeed: {
+        sgd: results.map((r) => r.layers[i].lambda1.sgd),
+        pof: results.map((r) => r.layers[i].lambda1.pof),
+      },
+    };
+  });
+  const count = (f: (r: Fig1Result) => boolean) => results.filter(f).length;
+  return {
+    seeds: results.map((r) => r.seed),
+    config: results[0].config,
+    layers,
+    landscape: results[0].landscape,
+    landscapeTopK: results[0].landscapeTopK,
+    flatWidth: {
+      sgd: results.map((r) => r.flatWidth.sgd[0]),
+      pof: results.map((r) => r.flatWidth.pof[0]),
+    },
+    claims: {
+      finalLayerLargest: count((r) =>
+        r.layers[L - 1].deltaL.sgd >
+          meanOf(r.layers.slice(0, L - 1).map((l) => l.deltaL.sgd))
+      ),
+      increasingWithDepth: count((r) =>
+        spearman(
+          r.layers.map((l) => l.layer),
+          r.layers.map((l) => l.deltaL.sgd),
+        ) > 0
+      ),
+      pofReducesFinalDeltaL: count((r) =>
+        r.layers[L - 1].deltaL.pof < r.layers[L - 1].deltaL.sgd
+      ),
+      pofWiderFlatRegion: count((r) => r.flatWidth.pof[0] > r.flatWidth.sgd[0]),
+      seeds: results.length,
+    },
+    metrics: results.map((r) => r.metrics),
+    perSeed: results,
+  };
+}
+
+/** Fig. 2 over several seeds: the `fig2.json` payload. */
+export interface Fig2Summary {
+  seeds: number[];
+  config: Fig2Config;
+  /** Summed over seeds; index 0 = eigenvector 1. */
+  eigIndexCounts: number[];
+  eigIndexCountsPerSeed: number[][];
+  /** The same with the data-loss gradient (see `Fig2Config.alignGradient`). */
+  eigIndexCountsDataPerSeed: number[][];
+  /** 1-based mode of each seed's histogram. */
+  modePerSeed: number[];
+  /** All seeds' xi* values, concatenated in seed order. */
+  xiTrain: number[];
+  xiTest: number[];
+  medianRatioPerSeed: number[];
+  claims: {
+    /** Seeds whose Fig. 2(a) mode is eigenvector 1. */
+    modeAtOne: number;
+    /** Seeds with median(xiTest) / median(xiTrain) in [1.5, 3] ("about twice"). */
+    ratioAboutTwo: number;
+    /** Seeds with median(xiTest) > median(xiTrain). */
+    testLarger: number;
+    seeds: number;
+  };
+  perSeed: Omit<Fig2Result, "config">[];
+}
+
+/**
+ * Aggregates {@link runFig2} results of several seeds.
+ *
+ * @example
+ * ```ts
+ * import { summarizeFig2, type Fig2Result } from "./toy_figures.ts";
+ * const r = (seed: number, counts: number[]) => ({
+ *   seed, config: {}, metrics: {}, seconds: 0, eigIndexCounts: counts,
+ *   eigIndexCountsBy: { regularised: counts, data: counts }, eigenvalues: [], cosTop: [],
+ *   xiTrain: [1, 2], xiTest: [3, 4], unbracketed: { train: 0, test: 0 }, medianRatio: 7 / 3,
+ * }) as unknown as Fig2Result;
+ * const s = summarizeFig2([r(0, [3, 1]), r(1, [0, 2])]);
+ * if (s.eigIndexCounts.join() !== "3,3" || s.claims.modeAtOne !== 1 || s.xiTest.length !== 4) throw new Error();
+ * ```
+ */
+export function summarizeFig2(results: Fig2Result[]): Fig2Summary {
+  if (results.length === 0) throw new RangeError("summarizeFig2: no results");
+  const n = results[0].eigIndexCounts.length;
+  const total = new Array(n).fill(0);
+  for (const r of results) r.eigIndexCounts.forEach((c, i) => (total[i] += c));
+  const modes = results.map((r) => mode(r.eigIndexCounts));
+  const ratios = results.map((r) => r.medianRatio);
+  return {
+    seeds: results.map((r) => r.seed),
+    config: results[0].config,
+    eigIndexCounts: total,
+    eigIndexCountsPerSeed: results.map((r) => r.eigIndexCounts),
+    eigIndexCountsDataPerSeed: results.map((r) => r.eigIndexCountsBy.data),
+    modePerSeed: modes,
+    xiTrain: results.flatMap((r) => r.xiTrain),
+    xiTest: results.flatMap((r) => r.xiTest),
+    medianRatioPerSeed: ratios,
+    claims: {
+      modeAtOne: modes.filter((m) => m === 1).length,
+      ratioAboutTwo: ratios.filter((x) => x >= 1.5 && x <= 3).length,
+      testLarger: ratios.filter((x) => x > 1).length,
+      seeds: results.length,
+    },
+    perSeed: results.map(({ config: _c, ...rest }) => rest),
+  };
 }

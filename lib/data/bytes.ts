@@ -179,10 +179,9 @@ function decompressError(
  *
  * @example
  * ```ts
- * import { inflateStream } from "./bytes.ts";
- * const raw = new Uint8Array([7, 7, 7]);
- * const gz = new Blob([raw]).stream().pipeThrough(asTransform(new CompressionStream("gzip")));
- * const out = new Uint8Array(await new Response(inflateStream(gz, "gzip", "x")).arrayBuffer());
+ * import { bytesStream, gzip, inflateStream, readAll } from "./bytes.ts";
+ * const gz = bytesStream(await gzip(new Uint8Array([7, 7, 7])));
+ * const out = await readAll(inflateStream(gz, "gzip", "x"));
  * if (out.length !== 3 || out[2] !== 7) throw new Error();
  * ```
  */
@@ -266,6 +265,20 @@ export async function zlibCompress(data: Uint8Array): Promise<Uint8Array> {
       asTransform(new CompressionStream("deflate")),
     ),
   );
+}
+
+/**
+ * A one-chunk stream over bytes in memory.
+ *
+ * @example
+ * ```ts
+ * import { bytesStream, readAll } from "./bytes.ts";
+ * const back = await readAll(bytesStream(new Uint8Array([4, 2])));
+ * if (back.join() !== "4,2") throw new Error();
+ * ```
+ */
+export function bytesStream(data: Uint8Array): ReadableStream<Uint8Array> {
+  return ByteReaderSource(data);
 }
 
 function ByteReaderSource(data: Uint8Array): ReadableStream<Uint8Array> {

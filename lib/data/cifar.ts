@@ -101,8 +101,9 @@ export function decodeCifarRecords(
  * ```ts
  * import { fabricateCifarTarGz } from "./fabricate.ts";
  * import { readCifarTarGz } from "./cifar.ts";
+ * import { bytesStream } from "./bytes.ts";
  * const { bytes, test } = await fabricateCifarTarGz("cifar10", { perBatch: 2, seed: 1 });
- * const s = await readCifarTarGz(new Blob([bytes]).stream(), "cifar10", "test", "c.tar.gz");
+ * const s = await readCifarTarGz(bytesStream(bytes), "cifar10", "test", "c.tar.gz");
  * if (s.n !== test.n || s.labels.join() !== test.labels.join()) throw new Error();
  * ```
  */

@@ -23,10 +23,19 @@
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import { Rng } from "../rng.ts";
 import type { Batch } from "../train/method.ts";
-import { augmentBatch, type AugmentConfig } from "./augment.ts";
+import type { AugmentConfig } from "./augment.ts";
+import {
+  batchesPerEpoch,
+  type BatchPlan,
+  epochOrder,
+  type HostBatch,
+  planBatch,
+  planWeakBatch,
+} from "./batch_plan.ts";
 import type { ImageSet } from "./image_set.ts";
+
+export type { HostBatch } from "./batch_plan.ts";
 
 /** The serialisable position of a {@link DataLoader}. */
 export interface LoaderState {
@@ -53,15 +62,6 @@ export interface LoaderOptions {
   dropLast?: boolean;
   /** Size of {@link DataLoader.weakBatch} (PoF's |B|; default 32). */
   weakBatchSize?: number;
-}
-
-/** A batch as typed arrays, before it becomes tensors. */
-export interface HostBatch {
-  x: Float32Array;
-  y: Int32Array;
-  shape: [number, number, number, number];
-  /** Dataset indices in this batch. */
-  indices: Uint32Array;
 }
 
 /**
@@ -128,9 +128,7 @@ export class DataLoader {
 
   /** Batches per epoch under the drop-last policy. */
   get batchesPerEpoch(): number {
-    return this.dropLast
-      ? Math.floor(this.set.n / this.batchSize)
-      : Math.ceil(this.set.n / this.batchSize);
+    return batchesPerEpoch(this.set.n, this.batchSize, this.dropLast);
   }
 
   /** The current position (JSON-serialisable). */
@@ -164,45 +162,35 @@ export class DataLoader {
     this.#orderEpoch = -1;
   }
 
-  /** The sample order of an epoch. */
+  /** The sample order of an epoch (see {@link epochOrder}). */
   order(epoch: number): Uint32Array {
     if (this.#orderEpoch !== epoch) {
-      if (this.shuffle) {
-        this.#order = new Rng(this.#seed).fork(`order/${epoch}`).permutation(
-          this.set.n,
-        );
-      } else {
-        this.#order = new Uint32Array(this.set.n);
-        for (let i = 0; i < this.set.n; i++) this.#order[i] = i;
-      }
+      this.#order = epochOrder(this.set.n, this.#seed, epoch, this.shuffle);
       this.#orderEpoch = epoch;
     }
     return this.#order;
   }
 
+  /** What fixes the batches (for {@link planBatch} and the worker). */
+  plan(): BatchPlan {
+    return {
+      batchSize: this.batchSize,
+      seed: this.#seed,
+      augment: this.augment,
+      train: this.train,
+      shuffle: this.shuffle,
+      dropLast: this.dropLast,
+    };
+  }
+
   /** Prepares batch `k` of epoch `e` (pure: depends only on seed, e, k). */
   hostBatch(epoch: number, k: number): HostBatch {
-    const order = this.order(epoch);
-    const start = k * this.batchSize;
-    const end = Math.min(this.set.n, start + this.batchSize);
-    if (k < 0 || k >= this.batchesPerEpoch) {
-      throw new RangeError(`batch ${k} outside [0, ${this.batchesPerEpoch})`);
-    }
-    const indices = order.slice(start, end);
-    const rng = this.train
-      ? new Rng(this.#seed).fork(`aug/${epoch}/${k}`)
-      : null;
-    const b = augmentBatch(this.set, indices, this.augment, rng);
-    return { x: b.x, y: b.y, shape: b.shape, indices };
+    return planBatch(this.set, this.plan(), this.order(epoch), epoch, k);
   }
 
   /** Weak batch `j` as typed arrays (pure). */
   hostWeakBatch(j: number, size = this.weakBatchSize): HostBatch {
-    const rng = new Rng(this.#seed).fork(`weak/${j}`);
-    const indices = new Uint32Array(size);
-    for (let i = 0; i < size; i++) indices[i] = rng.int(this.set.n);
-    const b = augmentBatch(this.set, indices, this.augment, rng);
-    return { x: b.x, y: b.y, shape: b.shape, indices };
+    return planWeakBatch(this.set, this.augment, this.#seed, j, size);
   }
 
   /** The next batch as typed arrays; advances the state (next epoch at the end). */
@@ -236,8 +224,19 @@ export class DataLoader {
    * the next batch prepared in the background; at its end the state moves to
    * the next epoch. Breaking out early leaves the state after the last batch
    * handed out.
+   *
+   * With `worker: true`, batches are prepared by a Web Worker running
+   * `loader_worker.ts` on another core, `depth` batches ahead (default 2),
+   * which also overlaps with synchronous training steps (`cpu`,
+   * `tensorflow` backends). The worker shares the pixels through a
+   * SharedArrayBuffer (copied into one once if `set.images` is not already
+   * shared) and computes exactly the batches {@link DataLoader.hostBatch}
+   * would, so results do not depend on this option. It is terminated when the
+   * generator finishes or is abandoned with `break` / `return`.
    */
-  async *batches(): AsyncGenerator<Batch> {
+  async *batches(
+    options: { worker?: boolean; depth?: number } = {},
+  ): AsyncGenerator<Batch> {
     if (this.#position >= this.batchesPerEpoch) {
       this.#epoch++;
       this.#position = 0;
@@ -245,6 +244,10 @@ export class DataLoader {
     const epoch = this.#epoch;
     const nb = this.batchesPerEpoch;
     let k = this.#position;
+    if (options.worker && k < nb) {
+      yield* this.#workerBatches(epoch, k, Math.max(1, options.depth ?? 2));
+      return;
+    }
     let pending: Promise<HostBatch> | null = k < nb
       ? Promise.resolve(this.hostBatch(epoch, k))
       : null;
@@ -258,6 +261,97 @@ export class DataLoader {
     }
     this.#epoch = epoch + 1;
     this.#position = 0;
+  }
+
+  /** The pixels in shared memory (for the worker). */
+  #sharedImages(): Uint8Array {
+    const img = this.set.images;
+    if (img.buffer instanceof SharedArrayBuffer) return img;
+    const shared = new Uint8Array(new SharedArrayBuffer(img.length));
+    shared.set(img);
+    return shared;
+  }
+
+  async *#workerBatches(
+    epoch: number,
+    start: number,
+    depth: number,
+  ): AsyncGenerator<Batch> {
+    const nb = this.batchesPerEpoch;
+    const worker = new Worker(
+      new URL("./loader_worker.ts", import.meta.url).href,
+      { type: "module" },
+    );
+    const waiting = new Map<
+      number,
+      { resolve: (b: HostBatch) => void; reject: (e: Error) => void }
+    >();
+    let failure: Error | null = null;
+    const failAll = (e: Error) => {
+      failure = e;
+      for (const w of waiting.values()) w.reject(e);
+      waiting.clear();
+    };
+    worker.onmessage = (ev: MessageEvent) => {
+      const d = ev.data as {
+        k: number;
+        error?: string;
+        x?: Float32Array;
+        y?: Int32Array;
+        indices?: Uint32Array;
+        shape?: [number, number, number, number];
+      };
+      const w = waiting.get(d.k);
+      if (!w) return;
+      waiting.delete(d.k);
+      if (d.error) w.reject(new Error(`loader worker: ${d.error}`));
+      else {
+        w.resolve({ x: d.x!, y: d.y!, indices: d.indices!, shape: d.shape! });
+      }
+    };
+    worker.onerror = (ev: ErrorEvent) => {
+      ev.preventDefault();
+      failAll(new Error(`loader worker failed: ${ev.message}`));
+    };
+    const request = (k: number): Promise<HostBatch> => {
+      const p = new Promise<HostBatch>((resolve, reject) => {
+        if (failure) return reject(failure);
+        waiting.set(k, { resolve, reject });
+        worker.postMessage({ kind: "batch", epoch, k });
+      });
+      // requests abandoned by a `break` are rejected in `finally`: not an error
+      p.catch(() => {});
+      return p;
+    };
+    try {
+      const s = this.set;
+      worker.postMessage({
+        kind: "init",
+        set: {
+          images: this.#sharedImages(),
+          labels: s.labels,
+          n: s.n,
+          height: s.height,
+          width: s.width,
+          channels: s.channels,
+        },
+        plan: this.plan(),
+      });
+      const queue: Promise<HostBatch>[] = [];
+      let next = start;
+      while (next < nb && queue.length < depth) queue.push(request(next++));
+      for (let k = start; k < nb; k++) {
+        const cur = await queue.shift()!;
+        if (next < nb) queue.push(request(next++));
+        this.#position = k + 1;
+        yield toTensors(cur);
+      }
+      this.#epoch = epoch + 1;
+      this.#position = 0;
+    } finally {
+      failAll(new Error("loader worker stopped"));
+      worker.terminate();
+    }
   }
 }
 

@@ -169,3 +169,31 @@ Deno.test("loader: test mode keeps order, normalises only and keeps the last par
     "9",
   );
 });
+
+Deno.test("loader: worker prefetch yields exactly the main-thread batches, resumes mid-epoch, and stops cleanly on break", async () => {
+  const l = new DataLoader(set, { batchSize: 8, seed: 21, augment: aug });
+  const t0 = performance.now();
+  let k = 0;
+  for await (const b of l.batches({ worker: true, depth: 3 })) {
+    assertEquals(b.x.dataSync(), l.hostBatch(0, k).x);
+    assertEquals(b.y.dataSync(), l.hostBatch(0, k).y);
+    b.x.dispose();
+    b.y.dispose();
+    k++;
+  }
+  assertEquals(k, 6);
+  assertEquals(l.state().epoch, 1);
+  const ms = performance.now() - t0;
+  // break after two batches of epoch 1, then resume on the main thread
+  for await (const b of l.batches({ worker: true })) {
+    b.x.dispose();
+    b.y.dispose();
+    if (l.state().position === 2) break;
+  }
+  assertEquals(l.state(), { seed: 21, epoch: 1, position: 2, weakCount: 0 });
+  const b = l.next();
+  assertEquals(b.x.dataSync(), l.hostBatch(1, 2).x);
+  b.x.dispose();
+  b.y.dispose();
+  assert(ms < 30_000, `worker epoch took ${ms} ms`);
+});

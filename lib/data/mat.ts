@@ -189,10 +189,11 @@ async function readMatrix(
  * @example
  * ```ts
  * import { readMat, writeMat, MX, MI } from "./mat.ts";
+ * import { bytesStream } from "./bytes.ts";
  * const file = await writeMat([{ name: "y", mxClass: MX.DOUBLE, dims: [2, 1],
  *   data: new Float64Array([10, 3]), storeAs: MI.UINT8 }], { compress: true });
  * let got: number[] = [];
- * await readMat(new Blob([file]).stream(), "t.mat", {
+ * await readMat(bytesStream(file), "t.mat", {
  *   y: async (info, data) => {
  *     for await (const c of data) got = [...got, ...c];
  *     if (info.dataType !== MI.UINT8) throw new Error();

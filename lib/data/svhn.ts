@@ -32,8 +32,9 @@ class StopEarly extends Error {}
  * ```ts
  * import { fabricateSvhnMat } from "./fabricate.ts";
  * import { readSvhnCount } from "./svhn.ts";
+ * import { bytesStream } from "./bytes.ts";
  * const { bytes } = await fabricateSvhnMat({ n: 5, seed: 1 });
- * if ((await readSvhnCount(new Blob([bytes]).stream(), "t.mat")) !== 5) throw new Error();
+ * if ((await readSvhnCount(bytesStream(bytes), "t.mat")) !== 5) throw new Error();
  * ```
  */
 export async function readSvhnCount(
@@ -78,8 +79,9 @@ function checkDims(dims: number[], label: string): number {
  * ```ts
  * import { fabricateSvhnMat } from "./fabricate.ts";
  * import { readSvhnMat } from "./svhn.ts";
+ * import { bytesStream } from "./bytes.ts";
  * const { bytes, set } = await fabricateSvhnMat({ n: 4, seed: 2 });
- * const s = await readSvhnMat(new Blob([bytes]).stream(), "t.mat");
+ * const s = await readSvhnMat(bytesStream(bytes), "t.mat");
  * if (s.images.join() !== set.images.join() || s.labels.join() !== set.labels.join()) throw new Error();
  * ```
  */

@@ -4,9 +4,10 @@
  *
  * dW[kh, kw, ci, co] = sum over (n, oh, ow) of
  * x[n, oh*s + kh - padTop, ow*s + kw - padLeft, ci] * dy[n, oh, ow, co],
- * i.e. `dW^T = dy^T @ im2col(x)`: im2col and the transpose of dy are tight
- * JavaScript loops written straight onto the wasm heap, the product is the
- * backend's own XNNPACK `BatchMatMul`. Batches are processed in chunks so the
+ * i.e. `dW = im2col(x)^T @ dy`: the transposed im2col matrix is built by tight
+ * JavaScript loops (x to channel-major, then sequential row copies) straight
+ * onto the wasm heap, and the product is the backend's own XNNPACK
+ * `BatchMatMul` (this orientation packs only dy, the small operand). Batches are processed in chunks so the
  * im2col matrix stays below
  * `conv2dBackpropFilterOptions.maxChunkElements`.
  *
@@ -17,7 +18,7 @@ import {
   type ConvGeometry,
   convGeometry,
   type ConvPad,
-  im2col,
+  im2colTransposed,
   matmul,
   transpose2d,
 } from "./im2col.ts";
@@ -38,7 +39,7 @@ export const conv2dBackpropFilterOptions = { maxChunkElements: 1 << 23 };
  * Pure reference of the kernel on typed arrays: the filter gradient
  * `[KH, KW, CI, CO]` of an NHWC convolution with geometry `g`, from the input
  * `x` and the output gradient `dy`. Same algorithm as the wasm kernel
- * (im2col, transpose, matrix product), in plain JavaScript.
+ * (channel-major transpose, transposed im2col, matrix product), in plain JavaScript.
  *
  * @example
  * ```ts
@@ -59,11 +60,20 @@ export function conv2dBackpropFilterImpl(
   checkSizes(x.length, dy.length, g);
   const rows = g.batchSize * g.outHeight * g.outWidth;
   const k2 = g.filterHeight * g.filterWidth * g.inChannels;
-  const co = g.outChannels;
-  const cols = im2col(x, g, 0, g.batchSize, new Float32Array(rows * k2));
-  const dyT = transpose2d(dy, rows, co, new Float32Array(rows * co));
-  const dwT = matmul(dyT, cols, co, rows, k2);
-  return transpose2d(dwT, co, k2, new Float32Array(k2 * co));
+  const xc = transpose2d(
+    x,
+    g.batchSize * g.inHeight * g.inWidth,
+    g.inChannels,
+    new Float32Array(x.length),
+  );
+  const colsT = im2colTransposed(
+    xc,
+    g,
+    0,
+    g.batchSize,
+    new Float32Array(rows * k2),
+  );
+  return matmul(colsT, dy, k2, rows, g.outChannels);
 }
 
 function checkSizes(xLen: number, dyLen: number, g: ConvGeometry): void {
@@ -121,50 +131,64 @@ function conv2dBackpropFilterWasm(
     );
   }
   const pix = g.outHeight * g.outWidth;
+  const inPix = g.inHeight * g.inWidth;
   const k2 = g.filterHeight * g.filterWidth * g.inChannels;
   const co = g.outChannels;
-  const perImage = Math.max(1, pix * k2);
   const chunk = Math.max(
     1,
     Math.min(
       g.batchSize,
-      Math.floor(conv2dBackpropFilterOptions.maxChunkElements / perImage),
+      Math.floor(
+        conv2dBackpropFilterOptions.maxChunkElements / Math.max(1, pix * k2),
+      ),
     ),
   );
-  const acc = new Float32Array(co * k2);
+  const single = chunk === g.batchSize;
+  const xc = new Float32Array(chunk * inPix * g.inChannels);
+  const acc = single ? null : new Float32Array(k2 * co);
   for (let n0 = 0; n0 < g.batchSize; n0 += chunk) {
     const n1 = Math.min(g.batchSize, n0 + chunk);
     const rows = (n1 - n0) * pix;
     // Allocate first: growing the wasm heap detaches earlier views.
-    const cols = backend.makeOutput([rows, k2], "float32");
-    const dyT = backend.makeOutput([co, rows], "float32");
-    im2col(
-      backend.typedArrayFromHeap(x),
-      g,
-      n0,
-      n1,
-      backend.typedArrayFromHeap(cols),
-    );
+    const colsT = backend.makeOutput([k2, rows], "float32");
+    // The whole batch: a [rows, co] view of dy itself (BatchMatMul only reshapes).
+    const dyc = single
+      ? { dataId: dy.dataId, shape: [rows, co], dtype: dy.dtype }
+      : backend.makeOutput([rows, co], "float32");
     transpose2d(
-      backend.typedArrayFromHeap(dy),
-      rows,
-      co,
-      backend.typedArrayFromHeap(dyT),
-      n0 * pix * co,
+      backend.typedArrayFromHeap(x),
+      (n1 - n0) * inPix,
+      g.inChannels,
+      xc,
+      n0 * inPix * g.inChannels,
     );
+    im2colTransposed(xc, g, n0, n1, backend.typedArrayFromHeap(colsT));
+    if (!single) {
+      backend.typedArrayFromHeap(dyc).set(
+        backend.typedArrayFromHeap(dy).subarray(n0 * pix * co, n1 * pix * co),
+      );
+    }
     const prod = matMul.kernelFunc({
-      inputs: { a: dyT, b: cols },
+      inputs: { a: colsT, b: dyc },
       backend: backend as unknown as tf.KernelBackend,
       attrs: { transposeA: false, transposeB: false },
     }) as tf.TensorInfo;
+    backend.disposeData(colsT.dataId);
+    if (!single) backend.disposeData(dyc.dataId);
+    if (single) {
+      // [k2, co] is already the [KH, KW, CI, CO] filter layout.
+      return {
+        dataId: prod.dataId,
+        shape: attrs.filterShape,
+        dtype: "float32",
+      };
+    }
     const p = backend.typedArrayFromHeap(prod);
-    for (let i = 0; i < acc.length; i++) acc[i] += p[i];
+    for (let i = 0; i < p.length; i++) acc![i] += p[i];
     backend.disposeData(prod.dataId);
-    backend.disposeData(cols.dataId);
-    backend.disposeData(dyT.dataId);
   }
   const out = backend.makeOutput(attrs.filterShape, "float32");
-  transpose2d(acc, co, k2, backend.typedArrayFromHeap(out));
+  backend.typedArrayFromHeap(out).set(acc!);
   return out;
 }
 

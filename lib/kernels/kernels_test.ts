@@ -225,3 +225,77 @@ Deno.test("registered wasm kernels match the stock cpu gradients", async () => {
     PROJECT_KERNELS.wasm.length,
   );
 });
+
+Deno.test("wasm BatchMatMul (transposed operands) and Sum (leading axes) match stock cpu", async () => {
+  const rng = new Rng(4);
+  type MM = { a: number[]; b: number[]; ta: boolean; tb: boolean };
+  const mms: MM[] = [];
+  for (let i = 0; i < 12; i++) {
+    const [m, k, n] = [1 + rng.int(9), 1 + rng.int(9), 1 + rng.int(9)];
+    const ta = i % 4 === 1 || i % 4 === 3, tb = i % 4 >= 2;
+    const batch = i < 8 ? [] : [1 + rng.int(3)];
+    mms.push({
+      a: [...batch, ...(ta ? [k, m] : [m, k])],
+      b: [...(i % 2 === 0 ? batch : []), ...(tb ? [n, k] : [k, n])],
+      ta,
+      tb,
+    });
+  }
+  type S = { shape: number[]; axis: number | number[]; keep: boolean };
+  const sums: S[] = [
+    { shape: [37, 5], axis: 0, keep: false },
+    { shape: [3, 4, 5, 6], axis: [0, 1, 2], keep: true },
+    { shape: [3, 4, 5, 6], axis: [1, 0], keep: false },
+    { shape: [3, 4, 5, 6], axis: -1, keep: false }, // stock path
+    { shape: [3, 4, 5], axis: [0, 2], keep: true }, // stock path
+    { shape: [7, 3], axis: [0, 1], keep: false }, // stock path
+  ];
+  const mmData = mms.map((c) => ({
+    a: rng.normalArray(c.a.reduce((x, y) => x * y)),
+    b: rng.normalArray(c.b.reduce((x, y) => x * y)),
+  }));
+  const sumData = sums.map((c) =>
+    rng.normalArray(c.shape.reduce((x, y) => x * y), 1, 3)
+  );
+  const run = () => ({
+    mm: mms.map((c, i) =>
+      tf.tidy(() => {
+        const r = tf.matMul(
+          tf.tensor(mmData[i].a, c.a),
+          tf.tensor(mmData[i].b, c.b),
+          c.ta,
+          c.tb,
+        );
+        return { shape: r.shape, data: r.dataSync().slice() };
+      })
+    ),
+    sum: sums.map((c, i) =>
+      tf.tidy(() => {
+        const r = tf.sum(tf.tensor(sumData[i], c.shape), c.axis, c.keep);
+        return { shape: r.shape, data: r.dataSync().slice() };
+      })
+    ),
+  });
+  await useBackend("cpu");
+  const ref = run();
+  await useBackend("wasm");
+  try {
+    const before = tf.engine().backend.numDataIds();
+    const got = run();
+    assertEquals(
+      tf.engine().backend.numDataIds(),
+      before,
+      "wasm buffers leaked",
+    );
+    got.mm.forEach((g, i) => {
+      assertEquals(g.shape, ref.mm[i].shape, JSON.stringify(mms[i]));
+      closeRel(g.data, ref.mm[i].data, `matMul ${JSON.stringify(mms[i])}`);
+    });
+    got.sum.forEach((g, i) => {
+      assertEquals(g.shape, ref.sum[i].shape, JSON.stringify(sums[i]));
+      closeRel(g.data, ref.sum[i].data, `sum ${JSON.stringify(sums[i])}`);
+    });
+  } finally {
+    await useBackend("cpu");
+  }
+});

@@ -5,18 +5,27 @@
  *
  * - `wasm`: `Conv2DBackpropFilter` (missing from stock wasm, so convnets could
  *   not train) and `Conv2DBackpropInput` (stock is ~10x slower than the
- *   forward convolution), both built on the backend's own XNNPACK kernels.
+ *   forward convolution), both built on the backend's own XNNPACK kernels;
+ *   `BatchMatMul` with transposed operands and `Sum` over leading axes (the
+ *   stock kernels take slow transpose paths that every gradient hits).
  *
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { conv2dBackpropFilterWasmConfig } from "./conv2d_backprop_filter.ts";
 import { conv2dBackpropInputWasmConfig } from "./conv2d_backprop_input.ts";
+import { batchMatMulWasmConfig } from "./batch_mat_mul.ts";
+import { sumWasmConfig } from "./sum.ts";
 import { rememberStockKernel } from "./stock.ts";
 
 /** Every kernel config this project registers, by backend name. */
 export const PROJECT_KERNELS: Record<string, tf.KernelConfig[]> = {
-  wasm: [conv2dBackpropFilterWasmConfig, conv2dBackpropInputWasmConfig],
+  wasm: [
+    conv2dBackpropFilterWasmConfig,
+    conv2dBackpropInputWasmConfig,
+    batchMatMulWasmConfig,
+    sumWasmConfig,
+  ],
 };
 
 /**

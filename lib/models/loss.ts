@@ -26,6 +26,8 @@ function checkLabels(logits: tf.Tensor2D, labels: tf.Tensor1D): void {
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { softmaxCrossEntropy } from "./loss.ts";
  * const loss = softmaxCrossEntropy(tf.tensor2d([[0, 0]]), tf.tensor1d([1], "int32"));
@@ -49,6 +51,8 @@ export function softmaxCrossEntropy(
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { perExampleCrossEntropy } from "./loss.ts";
  * const l = perExampleCrossEntropy(tf.tensor2d([[0, 0], [5, 0]]), tf.tensor1d([0, 0], "int32"));
@@ -72,6 +76,8 @@ export function perExampleCrossEntropy(
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { countErrors } from "./loss.ts";
  * const n = countErrors(tf.tensor2d([[1, 0], [0, 1]]), tf.tensor1d([0, 0], "int32"));

@@ -86,9 +86,31 @@ Deno.test("mlp: forward equals a plain-JS computation; state passes through", ()
 
 Deno.test("mlp: gradients equal central finite differences for every tensor", () => {
   const m = mlp({ inputDim: 5, hidden: [7, 6, 5, 4], numClasses: 3 });
-  const { params } = m.init(new Rng(3));
   const x = tf.tensor2d(new Rng(2).normalArray(8 * 5), [8, 5]);
   const y = tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1], "int32");
+  // ReLU kinks: a central difference is only valid if no pre-activation
+  // changes sign within the step, so use the first seed whose hidden
+  // pre-activations all stay > 5e-3 from 0 (steps move them by < 1e-3).
+  const margin = (phi: Params) =>
+    tf.tidy(() => {
+      let h = x as tf.Tensor2D, least = Infinity;
+      for (let l = 1; l <= 4; l++) {
+        const pre = tf.add(
+          tf.matMul(h, phi[`layer${l}.kernel`]),
+          phi[`layer${l}.bias`],
+        ) as tf.Tensor2D;
+        least = Math.min(least, tf.min(tf.abs(pre)).dataSync()[0]);
+        h = tf.relu(pre);
+      }
+      return least;
+    });
+  let params: { features: Params; classifier: Params } | undefined;
+  for (let seed = 1; seed <= 200 && !params; seed++) {
+    const p = m.init(new Rng(seed)).params;
+    if (margin(p.features) > 5e-3) params = p;
+    else disposeTree(p.features, p.classifier);
+  }
+  if (!params) throw new Error("no seed with pre-activations away from kinks");
   const names = [
     ...Object.keys(params.features).map((k) => ["features", k] as const),
     ...Object.keys(params.classifier).map((k) => ["classifier", k] as const),
@@ -105,16 +127,7 @@ Deno.test("mlp: gradients equal central finite differences for every tensor", ()
     );
   };
   const grads = tf.grads((...ts: tf.Tensor[]) => lossWith(ts))(tensors);
-  // ReLU kinks: the difference is only valid if no pre-activation changes sign
-  // within the step, so check that every hidden pre-activation is > 1e-2 from 0.
-  let h = x as tf.Tensor2D;
-  for (let l = 1; l <= 4; l++) {
-    const pre = tf.add(tf.matMul(h, params.features[`layer${l}.kernel`]), params.features[`layer${l}.bias`]);
-    const margin = tf.min(tf.abs(pre)).dataSync()[0];
-    assert(margin > 1e-2, `layer ${l}: pre-activation ${margin} too close to a kink`);
-    h = tf.relu(pre) as tf.Tensor2D;
-  }
-  const eps = 1e-3;
+  const eps = 2e-4;
   for (let i = 0; i < names.length; i++) {
     const norm = tf.norm(grads[i]).dataSync()[0];
     assert(norm > 1e-4, `${names[i].join(".")}: gradient ~0 (${norm})`);

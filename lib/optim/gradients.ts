@@ -32,6 +32,8 @@ function rebuild(keys: string[], values: tf.Tensor[]): Params {
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { valueAndGradTree } from "./gradients.ts";
  * const { value, grads } = valueAndGradTree(
@@ -84,21 +86,18 @@ export interface ModelGradients {
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { modelGradients } from "./gradients.ts";
  * import type { Model } from "../models/model.ts";
  * // A linear "model": identity features, classifier kernel/bias.
+ * const classify = (t: Record<string, tf.Tensor>, f: tf.Tensor2D) =>
+ *   tf.add(tf.matMul(f, t.kernel), t.bias) as tf.Tensor2D;
  * const model = {
- *   name: "linear", inputShape: [2], numClasses: 2, featureDim: 2, multiplyAdds: 4,
- *   init: () => { throw new Error("unused"); },
- *   features: (_phi: unknown, state: Record<string, tf.Tensor>, x: tf.Tensor) =>
- *     ({ features: x as tf.Tensor2D, state }),
- *   classify: (t: Record<string, tf.Tensor>, f: tf.Tensor2D) =>
- *     tf.add(tf.matMul(f, t.kernel), t.bias) as tf.Tensor2D,
- *   apply(p: { classifier: Record<string, tf.Tensor> }, state: Record<string, tf.Tensor>, x: tf.Tensor) {
- *     const logits = this.classify(p.classifier, x as tf.Tensor2D);
- *     return { logits, features: x as tf.Tensor2D, state };
- *   },
+ *   classify,
+ *   apply: (p: { classifier: Record<string, tf.Tensor> }, state: object, x: tf.Tensor2D) =>
+ *     ({ logits: classify(p.classifier, x), features: x, state }),
  * } as unknown as Model;
  * const params = { features: {}, classifier: { kernel: tf.zeros([2, 2]), bias: tf.zeros([2]) } };
  * const batch = { x: tf.tensor2d([[1, 0]]), y: tf.tensor1d([0], "int32") };
@@ -168,6 +167,8 @@ export function modelGradients(
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { classifierGradient } from "./gradients.ts";
  * import type { Model } from "../models/model.ts";
@@ -202,6 +203,8 @@ export function classifierGradient(
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { treeNorm } from "./gradients.ts";
  * if (treeNorm({ a: tf.tensor1d([3]), b: tf.tensor1d([4]) }) !== 5) throw new Error();

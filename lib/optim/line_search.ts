@@ -11,7 +11,7 @@
  *
  * {@link lineSearch} minimises any 1-D function on [0, maxXi]:
  * 1. Bracket: evaluate x_0 = 0, x_1 = s, x_k = 2 x_{k-1} (s = `initialStep`)
- *    until the value rises (f(x_k) >= f(x_{k-1})); then the minimum lies in
+ *    until the value rises (f(x_k) > f(x_{k-1})); then the minimum lies in
  *    [x_{k-2}, x_k] (x_{-1} = 0). The last point is clamped to `maxXi`; if the
  *    value still decreases there the line "never rises again within the cap"
  *    (`bracketed: false`, the asymmetric case of the paper's Sec. 3.2) and
@@ -112,7 +112,7 @@ export function lineSearch(
   let hi = 0;
   for (;;) {
     const fx = F(x);
-    if (fx >= fb) {
+    if (fx > fb) {
       hi = x;
       break;
     }
@@ -190,6 +190,8 @@ export interface ClassifierLine {
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { classifierLine, lineLoss } from "./line_search.ts";
  * import type { Model } from "../models/model.ts";
@@ -264,17 +266,22 @@ export function lineLoss(line: ClassifierLine, xi: number): number {
   let total = 0;
   for (let i = 0; i < batch; i++) {
     const o = i * classes;
-    let m = -Infinity;
+    let m = -Infinity, arg = 0;
     for (let j = 0; j < classes; j++) {
       const z = z0[o + j] + xi * dz[o + j];
-      if (z > m) m = z;
+      if (z > m) {
+        m = z;
+        arg = j;
+      }
     }
-    let s = 0;
+    // log-sum-exp = m + log1p(sum over the other classes): keeps tiny losses
+    // (well-separated examples) accurate instead of rounding them to 0.
+    let rest = 0;
     for (let j = 0; j < classes; j++) {
-      s += Math.exp(z0[o + j] + xi * dz[o + j] - m);
+      if (j !== arg) rest += Math.exp(z0[o + j] + xi * dz[o + j] - m);
     }
     const y = labels[i];
-    total += m + Math.log(s) - (z0[o + y] + xi * dz[o + y]);
+    total += (m - (z0[o + y] + xi * dz[o + y])) + Math.log1p(rest);
   }
   return total / batch;
 }

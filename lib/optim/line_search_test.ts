@@ -167,3 +167,28 @@ Deno.test("classifierGradient equals a float64 finite difference; lineSearch on 
   disposeTree(params.features, params.classifier, state);
   assertEquals(tf.memory().numTensors, start);
 });
+
+Deno.test("lineLoss: float64 log-sum-exp keeps tiny losses of well-separated examples", () => {
+  // Two classes, logits (m, 0) at xi: loss = log(1 + exp(-m)) with m = 2 + 30 xi.
+  const line = {
+    z0: new Float64Array([2, 0]),
+    dz: new Float64Array([30, 0]),
+    labels: new Int32Array([0]),
+    batch: 1,
+    classes: 2,
+  };
+  for (const xi of [0, 1, 10, 20]) {
+    const m = 2 + 30 * xi;
+    const want = Math.log1p(Math.exp(-m));
+    const got = lineLoss(line, xi);
+    assert(Math.abs(got - want) <= 1e-12 * want, `xi=${xi}: ${got} vs ${want}`);
+  }
+  // Wrong label: loss = m + log1p(exp(-m)).
+  const wrong = { ...line, labels: new Int32Array([1]) };
+  assertAlmostEquals(lineLoss(wrong, 1), 32 + Math.log1p(Math.exp(-32)), 1e-12);
+  // Still decreasing at xi = 20 (loss ~ 1e-262): the search reports no rise.
+  assertEquals(
+    lineSearch((x) => lineLoss(line, x), { maxXi: 20 }).bracketed,
+    false,
+  );
+});

@@ -52,6 +52,8 @@ export interface CountState {
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { addDecayedWeights } from "./optimizer.ts";
  * const t = addDecayedWeights(0.5);
@@ -94,6 +96,8 @@ export interface TraceOptions {
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { traceMomentum } from "./optimizer.ts";
  * const t = traceMomentum({ momentum: 0.9, nesterov: true });
@@ -143,6 +147,8 @@ export function traceMomentum(
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { scaleByLearningRate } from "./optimizer.ts";
  * const t = scaleByLearningRate((c) => 0.1 / (c + 1));
@@ -181,6 +187,8 @@ type StatesOf<T extends GradientTransformation<unknown>[]> = {
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { addDecayedWeights, chain, scaleByLearningRate } from "./optimizer.ts";
  * const opt = chain(addDecayedWeights(1), scaleByLearningRate(0.5));
@@ -238,6 +246,8 @@ export type SgdState = [EmptyState, TraceState, CountState];
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { applyUpdates, sgd } from "./optimizer.ts";
  * const opt = sgd({ lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0 });
@@ -265,6 +275,8 @@ export function sgd(options: SgdOptions = {}): Optimizer<SgdState> {
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { applyUpdates } from "./optimizer.ts";
  * const p = applyUpdates({ w: tf.tensor1d([1]) }, { w: tf.tensor1d([-0.5]) });

@@ -104,6 +104,8 @@ export interface WeakDirection {
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { pofWeakDirection } from "./pof.ts";
  * import type { Model } from "../models/model.ts";

@@ -50,6 +50,8 @@ export interface SamMethodConfig extends SgdOptions {
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { samPerturbation } from "./sam.ts";
  * const e = samPerturbation({ w: tf.tensor1d([3, 4]) }, { w: tf.tensor1d([1, 1]) }, { rho: 0.5 });
@@ -157,7 +159,7 @@ export function samMethod(config: SamMethodConfig = {}): Method {
       second.loss.dispose();
       disposeReplaced(second.bn, state.bn, first.bn);
       disposeTree(shifted);
-      const g2 = flattenModelParams(second.grads); for (const k of Object.keys(g2)) g2[k] = tf.mul(g2[k], 1.001);
+      const g2 = flattenModelParams(second.grads);
       if (!Number.isFinite(treeNorm(g2))) {
         disposeTree(g2);
         disposeReplaced(first.bn, state.bn);

@@ -21,6 +21,8 @@ export type Trainable = "all" | "features" | "classifier";
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { flattenModelParams } from "./state.ts";
  * const flat = flattenModelParams({ features: { w: tf.scalar(1) }, classifier: { bias: tf.scalar(2) } });
@@ -50,6 +52,8 @@ export function flattenModelParams(
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { unflattenModelParams } from "./state.ts";
  * const p = unflattenModelParams({ "features/w": tf.scalar(1) });
@@ -77,6 +81,8 @@ export function unflattenModelParams(flat: Params): Partial<ModelParams> {
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { disposeReplaced } from "./state.ts";
  * const a = tf.scalar(1), b = tf.scalar(2), c = tf.scalar(3);
@@ -97,6 +103,8 @@ export function disposeReplaced(old: Params, ...keep: Params[]): void {
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { initMomentumState } from "./state.ts";
  * const s = initMomentumState({ features: { w: tf.ones([2]) }, classifier: {} }, "features");
@@ -120,6 +128,8 @@ export function initMomentumState(
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { sgd } from "./optimizer.ts";
  * import { sgdSubstep } from "./state.ts";
@@ -164,6 +174,8 @@ export function sgdSubstep(
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { sgd } from "./optimizer.ts";
  * import { applySgdStep, initMomentumState } from "./state.ts";

@@ -67,6 +67,8 @@ export async function writeFileAtomic(
   const tmp = await Deno.makeTempFile({ dir, prefix: ".tmp-" });
   try {
     await Deno.writeTextFile(tmp, text);
+    // makeTempFile creates 0600; results are meant to be readable.
+    if (Deno.build.os !== "windows") await Deno.chmod(tmp, 0o644);
     await Deno.rename(tmp, path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});

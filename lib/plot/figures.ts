@@ -240,7 +240,9 @@ export function fig1dSpec(
   }
   return {
     ...header({
-      title: "Fig. 1(d): training loss along the top final-layer eigenvector",
+      title: directions
+        ? "Fig. 1(d): training loss along the top final-layer eigenvectors"
+        : "Fig. 1(d): training loss along the top final-layer eigenvector",
     }, options),
     width: options.width ?? 320,
     height: options.height ?? 220,

@@ -36,6 +36,8 @@ export interface TinyOptions {
  *
  * @example
  * ```ts
+ * import { useBackend } from "../../lib/backend.ts";
+ * await useBackend("cpu");
  * import { tinyModel } from "./tiny_model.ts";
  * import { Rng } from "../../lib/rng.ts";
  * const m = tinyModel({ inputDim: 3, hidden: 4, numClasses: 2 });
@@ -143,6 +145,8 @@ export type Arrays = Record<string, Float64Array>;
  *
  * @example
  * ```ts
+ * import { useBackend } from "../../lib/backend.ts";
+ * await useBackend("cpu");
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { toArrays } from "./tiny_model.ts";
  * if (toArrays({ w: tf.tensor1d([1.5]) }).w[0] !== 1.5) throw new Error();

@@ -24,11 +24,53 @@ function fmt(v: unknown): string {
   }
 }
 
-/** Deep equality as std defines it (structure, prototypes of typed arrays, Maps, Sets, Dates). */
+/** SameValueZero: `===` plus NaN equal to itself (std's primitive comparison). */
+function sameValueZero(a: unknown, b: unknown): boolean {
+  return a === b || Object.is(a, b);
+}
+
+function ownKeys(o: object): (string | symbol)[] {
+  return [...Object.getOwnPropertyNames(o), ...Object.getOwnPropertySymbols(o)];
+}
+
+function isBasicObjectOrArray(o: object): boolean {
+  const p = Object.getPrototypeOf(o);
+  return p === null || p === Object.prototype || p === Array.prototype;
+}
+
+function keysDeep(o: object): Set<string | symbol> {
+  const keys = new Set<string | symbol>();
+  let cur: object | null = o;
+  while (cur !== null && cur !== Object.prototype && cur !== Array.prototype) {
+    for (const k of ownKeys(cur)) keys.add(k);
+    cur = Object.getPrototypeOf(cur);
+  }
+  return keys;
+}
+
+function prototypesAlike(a: object, b: object): boolean {
+  const pa = Object.getPrototypeOf(a), pb = Object.getPrototypeOf(b);
+  return pa === pb || (pa === Object.prototype && pb === null) ||
+    (pa === null && pb === Object.prototype);
+}
+
+/**
+ * Deep equality as std defines it: SameValueZero for primitives and typed
+ * array elements (`0` equals `-0`, `NaN` equals `NaN`), same prototypes
+ * (plain and null-prototype objects alike), Dates by time, RegExps by source,
+ * Maps and Sets by deeply equal entries, own keys (a key holding `undefined`
+ * differs from a missing key), cycles allowed.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "./assert.ts";
+ * if (!equal({ a: [1, NaN] }, { a: [1, NaN] }) || equal([1], [2])) throw new Error();
+ * ```
+ */
 export function equal(a: unknown, b: unknown): boolean {
   const seen = new Map<unknown, unknown>();
   const eq = (x: unknown, y: unknown): boolean => {
-    if (Object.is(x, y)) return true;
+    if (sameValueZero(x, y)) return true;
     if (
       x === null || y === null || typeof x !== "object" || typeof y !== "object"
     ) {
@@ -37,41 +79,58 @@ export function equal(a: unknown, b: unknown): boolean {
     if (x instanceof Date && y instanceof Date) {
       return Object.is(x.getTime(), y.getTime());
     }
-    if (x instanceof RegExp && y instanceof RegExp) {
-      return String(x) === String(y);
-    }
-    if (Object.getPrototypeOf(x) !== Object.getPrototypeOf(y)) return false;
-    if (seen.get(x) === y) return true;
-    seen.set(x, y);
-    if (x instanceof Map && y instanceof Map) {
-      if (x.size !== y.size) return false;
-      for (const [k, v] of x) if (!y.has(k) || !eq(v, y.get(k))) return false;
-      return true;
-    }
-    if (x instanceof Set && y instanceof Set) {
-      if (x.size !== y.size) return false;
-      for (const v of x) if (!y.has(v)) return false;
-      return true;
-    }
+    if (!prototypesAlike(x, y)) return false;
+    if (x instanceof RegExp) return String(x) === String(y);
     if (ArrayBuffer.isView(x) && ArrayBuffer.isView(y)) {
       const xa = x as unknown as ArrayLike<unknown>,
         ya = y as unknown as ArrayLike<unknown>;
       if (xa.length !== ya.length) return false;
       for (let i = 0; i < xa.length; i++) {
-        if (!Object.is(xa[i], ya[i])) return false;
+        if (!sameValueZero(xa[i], ya[i])) return false;
       }
       return true;
     }
-    const kx = Object.keys(x as object), ky = Object.keys(y as object);
-    if (kx.length !== ky.length) return false;
-    for (const k of kx) {
-      if (!Object.hasOwn(y as object, k)) return false;
-      if (
-        !eq(
-          (x as Record<string, unknown>)[k],
-          (y as Record<string, unknown>)[k],
-        )
-      ) return false;
+    if (seen.get(x) === y) return true;
+    if (Object.keys(x).length !== Object.keys(y).length) return false;
+    seen.set(x, y);
+    if (x instanceof Map && y instanceof Map) {
+      if (x.size !== y.size) return false;
+      let unmatched = x.size;
+      for (const [kx, vx] of x) {
+        for (const [ky, vy] of y) {
+          if (eq(kx, ky) && eq(vx, vy)) {
+            unmatched--;
+            break;
+          }
+        }
+      }
+      return unmatched === 0;
+    }
+    if (x instanceof Set && y instanceof Set) {
+      if (x.size !== y.size) return false;
+      const rest = [...y];
+      for (const vx of x) {
+        const i = rest.findIndex((vy) => eq(vx, vy));
+        if (i < 0) return false;
+        rest.splice(i, 1);
+      }
+      return true;
+    }
+    let keys: Iterable<string | symbol>;
+    if (isBasicObjectOrArray(x)) {
+      keys = ownKeys({ ...(x as object), ...(y as object) });
+    } else if (x instanceof URL || x instanceof URLSearchParams) {
+      return String(x) === String(y);
+    } else {
+      // Class instances (Errors included): own and inherited properties,
+      // non-enumerable ones too, as std's slow path.
+      keys = new Set([...keysDeep(x as object), ...keysDeep(y as object)]);
+    }
+    for (const k of keys) {
+      const xo = x as Record<string | symbol, unknown>,
+        yo = y as Record<string | symbol, unknown>;
+      if (!eq(xo[k], yo[k])) return false;
+      if ((k in xo) !== (k in yo)) return false;
     }
     return true;
   };
@@ -118,8 +177,9 @@ export function assertStrictEquals<T>(
 
 /**
  * Throws unless `|actual - expected| <= tolerance`. Like std, the default
- * tolerance is `1e-7` relative to `expected` (absolute when expected is 0... std uses
- * `Math.abs(expected * 1e-7)`); NaN never matches, equal infinities do.
+ * tolerance is `|expected| * 1e-7` (so exactly 0 when expected is 0), and
+ * `1e-7` when expected is not finite; NaN matches only NaN, equal infinities
+ * match.
  */
 export function assertAlmostEquals(
   actual: number,
@@ -129,7 +189,8 @@ export function assertAlmostEquals(
 ): void {
   if (Object.is(actual, expected)) return;
   const delta = Math.abs(expected - actual);
-  const tol = tolerance ?? Math.abs(expected * 1e-7);
+  const tol = tolerance ??
+    (Number.isFinite(expected) ? Math.abs(expected * 1e-7) : 1e-7);
   if (delta <= tol) return;
   const suffix = msg ? `: ${msg}` : ".";
   throw new AssertionError(
@@ -245,38 +306,74 @@ export function assertInstanceOf<
   );
 }
 
-function checkError(
+// deno-lint-ignore no-explicit-any
+type ErrorClass<E extends Error> = abstract new (...args: any[]) => E;
+
+/** Splits std's overloads: (fn, msg) or (fn, ErrorClass, msgIncludes, msg). */
+function throwsArgs<E extends Error>(
+  errorClassOrMsg: ErrorClass<E> | string | undefined,
+  msgIncludesOrMsg: string | undefined,
+  msg: string | undefined,
+): { cls?: ErrorClass<E>; includes?: string; msg?: string } {
+  if (typeof errorClassOrMsg === "string") return { msg: errorClassOrMsg };
+  if (
+    errorClassOrMsg === undefined ||
+    errorClassOrMsg.prototype instanceof Error ||
+    errorClassOrMsg.prototype === Error.prototype
+  ) {
+    return { cls: errorClassOrMsg, includes: msgIncludesOrMsg, msg };
+  }
+  return { msg: msgIncludesOrMsg };
+}
+
+function checkError<E extends Error>(
   e: unknown,
-  ErrorClass?: new (...args: never[]) => Error,
-  msgIncludes?: string,
+  a: { cls?: ErrorClass<E>; includes?: string; msg?: string },
 ): void {
-  if (ErrorClass && !(e instanceof ErrorClass)) {
+  if (!a.cls) return;
+  const suffix = a.msg ? `: ${a.msg}` : ".";
+  if (!(e instanceof Error)) {
+    throw new AssertionError(`A non-Error object was thrown${suffix}`);
+  }
+  if (!(e instanceof a.cls)) {
     throw new AssertionError(
-      `Expected error to be instance of "${ErrorClass.name}", but was "${
-        (e as Error)?.constructor?.name
-      }": ${fmt(e)}`,
+      `Expected error to be instance of "${a.cls.name}", but was "${e.constructor?.name}"${suffix}`,
     );
   }
-  if (msgIncludes !== undefined) {
-    const m = e instanceof Error ? e.message : String(e);
-    if (!m.includes(msgIncludes)) {
-      throw new AssertionError(
-        `Expected error message to include "${msgIncludes}", but got "${m}".`,
-      );
-    }
+  if (a.includes !== undefined && !e.message.includes(a.includes)) {
+    throw new AssertionError(
+      `Expected error message to include "${a.includes}", but got "${e.message}"${suffix}`,
+    );
   }
 }
 
 /**
- * Throws unless `fn` throws (optionally an instance of `ErrorClass` whose
- * message includes `msgIncludes`); returns the thrown error.
+ * Throws unless `fn` throws; returns what it threw. std's two forms:
+ * `assertThrows(fn, msg?)`, and `assertThrows(fn, ErrorClass, msgIncludes?,
+ * msg?)`, which also requires an instance of `ErrorClass` (a non-Error throw
+ * fails) whose message includes `msgIncludes`.
+ *
+ * @example
+ * ```ts
+ * import { assertThrows } from "./assert.ts";
+ * const e = assertThrows(() => { throw new RangeError("bad 3"); }, RangeError, "3");
+ * if (e.message !== "bad 3") throw new Error();
+ * ```
  */
+export function assertThrows(fn: () => unknown, msg?: string): unknown;
 export function assertThrows<E extends Error = Error>(
   fn: () => unknown,
-  ErrorClass?: new (...args: never[]) => E,
+  ErrorClass: ErrorClass<E>,
   msgIncludes?: string,
   msg?: string,
-): E {
+): E;
+export function assertThrows<E extends Error = Error>(
+  fn: () => unknown,
+  errorClassOrMsg?: ErrorClass<E> | string,
+  msgIncludesOrMsg?: string,
+  msg?: string,
+): E | unknown {
+  const a = throwsArgs(errorClassOrMsg, msgIncludesOrMsg, msg);
   let thrown = false;
   let err: unknown;
   try {
@@ -286,19 +383,40 @@ export function assertThrows<E extends Error = Error>(
     err = e;
   }
   if (!thrown) {
-    throw new AssertionError(msg ?? "Expected function to throw.");
+    throw new AssertionError(
+      `Expected function to throw${a.msg ? `: ${a.msg}` : "."}`,
+    );
   }
-  checkError(err, ErrorClass, msgIncludes);
-  return err as E;
+  checkError(err, a);
+  return err;
 }
 
-/** Async twin of {@link assertThrows}. */
-export async function assertRejects<E extends Error = Error>(
+/**
+ * Async twin of {@link assertThrows}: awaits `fn()` and requires a rejection.
+ *
+ * @example
+ * ```ts
+ * import { assertRejects } from "./assert.ts";
+ * await assertRejects(() => Promise.reject(new TypeError("no")), TypeError, "no");
+ * ```
+ */
+export function assertRejects(
   fn: () => PromiseLike<unknown>,
-  ErrorClass?: new (...args: never[]) => E,
+  msg?: string,
+): Promise<unknown>;
+export function assertRejects<E extends Error = Error>(
+  fn: () => PromiseLike<unknown>,
+  ErrorClass: ErrorClass<E>,
   msgIncludes?: string,
   msg?: string,
-): Promise<E> {
+): Promise<E>;
+export async function assertRejects<E extends Error = Error>(
+  fn: () => PromiseLike<unknown>,
+  errorClassOrMsg?: ErrorClass<E> | string,
+  msgIncludesOrMsg?: string,
+  msg?: string,
+): Promise<E | unknown> {
+  const a = throwsArgs(errorClassOrMsg, msgIncludesOrMsg, msg);
   let thrown = false;
   let err: unknown;
   try {
@@ -308,10 +426,12 @@ export async function assertRejects<E extends Error = Error>(
     err = e;
   }
   if (!thrown) {
-    throw new AssertionError(msg ?? "Expected function to reject.");
+    throw new AssertionError(
+      `Expected function to reject${a.msg ? `: ${a.msg}` : "."}`,
+    );
   }
-  checkError(err, ErrorClass, msgIncludes);
-  return err as E;
+  checkError(err, a);
+  return err;
 }
 
 /** Always throws (marks unreachable code). */

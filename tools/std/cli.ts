@@ -55,145 +55,231 @@ export function parseArgs(
   args: readonly string[],
   options: ParseOptions = {},
 ): Args {
-  const aliases = new Map<string, string[]>();
+  const aliases = new Map<string, Set<string>>();
   for (const [k, v] of Object.entries(options.alias ?? {})) {
-    const names = toList(v);
-    aliases.set(k, names);
-    for (const n of names) aliases.set(n, [k, ...names.filter((m) => m !== n)]);
-  }
-  const allBooleans = options.boolean === true;
-  const booleans = new Set<string>(
-    options.boolean === true || options.boolean === false
-      ? []
-      : toList(options.boolean),
-  );
-  const strings = new Set<string>(toList(options.string));
-  const collect = new Set<string>(toList(options.collect));
-  const negatable = new Set<string>(toList(options.negatable));
-  for (const set of [booleans, strings, collect, negatable]) {
-    for (const k of [...set]) for (const a of aliases.get(k) ?? []) set.add(a);
-  }
-  const out: Args = { _: [] };
-  const isBool = (k: string) =>
-    booleans.has(k) || (allBooleans && !strings.has(k));
-  const known = (k: string) =>
-    booleans.has(k) || strings.has(k) || collect.has(k) || aliases.has(k) ||
-    Object.hasOwn(options.default ?? {}, k);
-
-  const explicit = new Set<string>();
-  const set = (key: string, value: unknown) => {
-    for (const k of [key, ...(aliases.get(key) ?? [])]) {
-      explicit.add(k);
-      if (collect.has(k)) {
-        const prev = out[k];
-        out[k] = Array.isArray(prev) ? [...prev, value] : [value];
-      } else out[k] = value;
+    if (v === undefined) {
+      throw new TypeError(
+        `Alias value must be defined, got undefined for "${k}"`,
+      );
     }
+    const names = toList(v);
+    aliases.set(k, new Set(names));
+    for (const n of names) {
+      aliases.set(n, new Set([k, ...names.filter((m) => m !== n)]));
+    }
+  }
+  const withAliases = (keys: string[]): Set<string> => {
+    const out = new Set<string>();
+    for (const k of keys.filter(Boolean)) {
+      out.add(k);
+      for (const a of aliases.get(k) ?? []) out.add(a);
+    }
+    return out;
   };
-  const setArg = (key: string, value: unknown, arg: string): void => {
+  const allBools = options.boolean === true;
+  const booleans = withAliases(
+    typeof options.boolean === "boolean" ? [] : toList(options.boolean),
+  );
+  const strings = withAliases(toList(options.string));
+  const collect = withAliases(toList(options.collect));
+  const negatable = withAliases(toList(options.negatable));
+  const unknownFn = options.unknown;
+  const aliasIsBoolean = (key: string) =>
+    [...(aliases.get(key) ?? [])].some((a) => booleans.has(a));
+
+  const out: Args = { _: [] };
+  const setArgument = (
+    key: string,
+    value: string | number | boolean,
+    arg: string,
+    collecting: boolean,
+  ): void => {
     if (
-      options.unknown && !known(key) &&
-      options.unknown(arg, key, value) === false
+      !booleans.has(key) && !strings.has(key) && !aliases.has(key) &&
+      !collect.has(key) && !(allBools && /^--[^=]+$/.test(arg)) &&
+      unknownFn?.(arg, key, value) === false
     ) {
       return;
     }
-    if (
-      typeof value === "string" && !strings.has(key) && !isBool(key) &&
-      isNumber(value)
-    ) {
+    if (typeof value === "string" && !strings.has(key) && isNumber(value)) {
       value = Number(value);
     }
-    set(key, value);
+    const c = collecting && collect.has(key);
+    setNested(out, key.split("."), value, c);
+    for (const a of aliases.get(key) ?? []) {
+      setNested(out, a.split("."), value, c);
+    }
   };
 
-  // Booleans start false unless defaulted (std behaviour); collected flags start [].
-  for (const k of booleans) if (!(k in out)) out[k] = false;
-  for (const k of collect) if (!(k in out)) out[k] = [];
-
-  let rest: string[] = [];
-  const argv = [...args];
+  let argv = [...args];
+  let notFlags: string[] = [];
   const dd = argv.indexOf("--");
   if (dd !== -1) {
-    rest = argv.slice(dd + 1);
-    argv.length = dd;
+    notFlags = argv.slice(dd + 1);
+    argv = argv.slice(0, dd);
   }
-  for (let i = 0; i < argv.length; i++) {
+
+  argsLoop: for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    let m: RegExpMatchArray | null;
-    if ((m = arg.match(/^--([^=]+)=([\s\S]*)$/))) {
-      const [, key, v] = m;
-      if (isBool(key)) setArg(key, v !== "false", arg);
-      else setArg(key, v, arg);
-    } else if ((m = arg.match(/^--no-(.+)/)) && negatable.has(m[1])) {
-      setArg(m[1], strings.has(m[1]) ? "" : false, arg);
-    } else if ((m = arg.match(/^--(.+)/))) {
-      const key = m[1];
-      const next = argv[i + 1];
-      if (
-        next !== undefined && !/^(-|--)[^-]/.test(next) && !isBool(key) &&
-        !(aliases.get(key) ?? []).some(isBool)
-      ) {
-        setArg(key, next, arg);
-        i++;
-      } else if (
-        next !== undefined && (next === "true" || next === "false") &&
-        isBool(key)
-      ) {
-        setArg(key, next === "true", arg);
-        i++;
-      } else setArg(key, strings.has(key) ? "" : true, arg);
-    } else if (/^-[^-]+/.test(arg)) {
-      const letters = arg.slice(1);
-      for (let j = 0; j < letters.length; j++) {
-        const key = letters[j];
-        const remaining = letters.slice(j + 1);
-        if (remaining.startsWith("=")) {
-          setArg(key, remaining.slice(1), arg);
-          break;
-        }
-        if (remaining && /[A-Za-z]/.test(remaining[0]) || isBool(key)) {
-          if (remaining && !/[A-Za-z]/.test(remaining[0]) && !isBool(key)) {
-            setArg(key, remaining, arg);
-            break;
-          }
-          if (j === letters.length - 1) {
-            const next = argv[i + 1];
-            if (isBool(key) && (next === "true" || next === "false")) {
-              setArg(key, next === "true", arg);
-              i++;
-            } else setArg(key, strings.has(key) ? "" : true, arg);
-          } else setArg(key, strings.has(key) ? "" : true, arg);
+    const m = arg.match(
+      /^(?:-(?:(?<dd>-)(?<neg>no-)?)?)(?<key>.+?)(?:=(?<value>.*))?$/s,
+    );
+    if (m?.groups) {
+      const { dd: isLong, neg } = m.groups;
+      let key = m.groups.key;
+      const value = m.groups.value;
+      if (isLong) {
+        if (value !== undefined) {
+          setArgument(
+            key,
+            booleans.has(key) ? value !== "false" : value,
+            arg,
+            true,
+          );
           continue;
         }
-        if (remaining) {
-          setArg(key, remaining, arg);
-          break;
+        if (neg) {
+          if (negatable.has(key)) {
+            setArgument(key, false, arg, false);
+            continue;
+          }
+          key = `no-${key}`;
         }
         const next = argv[i + 1];
-        if (next !== undefined && !/^(-|--)[^-]/.test(next)) {
-          setArg(key, next, arg);
+        if (next) {
+          if (
+            !booleans.has(key) && !allBools && !next.startsWith("-") &&
+            !aliasIsBoolean(key)
+          ) {
+            setArgument(key, next, arg, true);
+            i++;
+            continue;
+          }
+          if (next === "true" || next === "false") {
+            setArgument(key, next !== "false", arg, true);
+            i++;
+            continue;
+          }
+        }
+        setArgument(key, strings.has(key) ? "" : true, arg, true);
+        continue;
+      }
+      // Short flags: -abc, -n3, -n=3, -n 3.
+      const letters = arg.slice(1, -1).split("");
+      for (const [j, letter] of letters.entries()) {
+        const rest = arg.slice(j + 2);
+        if (rest === "-") {
+          setArgument(letter, rest, arg, true);
+          continue;
+        }
+        if (rest === "=") {
+          setArgument(letter, "", arg, true);
+          continue argsLoop;
+        }
+        if (/[A-Za-z]/.test(letter)) {
+          const v = /=(?<value>.+)/.exec(rest)?.groups;
+          if (v) {
+            setArgument(letter, v.value, arg, true);
+            continue argsLoop;
+          }
+          if (/-?\d+(\.\d*)?(e-?\d+)?$/.test(rest)) {
+            setArgument(letter, rest, arg, true);
+            continue argsLoop;
+          }
+        }
+        if (/\W/.test(letters[j + 1] ?? "")) {
+          setArgument(letter, rest, arg, true);
+          continue argsLoop;
+        }
+        setArgument(letter, strings.has(letter) ? "" : true, arg, true);
+      }
+      key = arg.slice(-1);
+      if (key === "-") continue;
+      const next = argv[i + 1];
+      if (next) {
+        if (
+          !/^(-|--)[^-]/.test(next) && !booleans.has(key) &&
+          !aliasIsBoolean(key)
+        ) {
+          setArgument(key, next, arg, true);
           i++;
-        } else setArg(key, strings.has(key) ? "" : true, arg);
+          continue;
+        }
+        if (next === "true" || next === "false") {
+          setArgument(key, next !== "false", arg, true);
+          i++;
+          continue;
+        }
       }
-    } else {
-      if (!options.unknown || options.unknown(arg) !== false) {
-        out._.push(strings.has("_") || !isNumber(arg) ? arg : Number(arg));
-      }
-      if (options.stopEarly) {
-        out._.push(...argv.slice(i + 1));
-        break;
+      setArgument(key, strings.has(key) ? "" : true, arg, true);
+      continue;
+    }
+    if (unknownFn?.(arg) !== false) {
+      out._.push(strings.has("_") || !isNumber(arg) ? arg : Number(arg));
+    }
+    if (options.stopEarly) {
+      out._.push(...argv.slice(i + 1));
+      break;
+    }
+  }
+
+  for (const [key, value] of Object.entries(options.default ?? {})) {
+    if (!hasNested(out, key.split("."))) {
+      setNested(out, key.split("."), value);
+      for (const a of aliases.get(key) ?? []) {
+        setNested(out, a.split("."), value);
       }
     }
   }
-  for (const [k, v] of Object.entries(options.default ?? {})) {
-    if (
-      !(k in out) ||
-      (booleans.has(k) && out[k] === false && !args.some((a) => a.includes(k)))
-    ) {
-      set(k, v);
+  for (const key of booleans) {
+    if (!hasNested(out, key.split("."))) {
+      setNested(out, key.split("."), collect.has(key) ? [] : false);
     }
   }
-  if (options["--"]) out["--"] = rest;
-  else out._.push(...rest);
+  for (const key of strings) {
+    if (!hasNested(out, key.split(".")) && collect.has(key)) {
+      setNested(out, key.split("."), []);
+    }
+  }
+  if (options["--"]) out["--"] = notFlags;
+  else out._.push(...notFlags);
   return out;
+}
+
+type Nested = Record<string, unknown>;
+
+function setNested(
+  object: Nested,
+  keys: string[],
+  value: unknown,
+  collecting = false,
+): void {
+  const path = [...keys];
+  const last = path.pop()!;
+  const unsafe = (k: string) => k === "__proto__" || k === "constructor";
+  for (const k of path) {
+    if (unsafe(k)) return;
+    object = (object[k] ??= {}) as Nested;
+  }
+  if (unsafe(last)) return;
+  if (collecting) {
+    const prev = object[last];
+    if (Array.isArray(prev)) {
+      prev.push(value);
+      return;
+    }
+    value = prev ? [prev, value] : [value];
+  }
+  object[last] = value;
+}
+
+function hasNested(object: Nested, keys: string[]): boolean {
+  const path = [...keys];
+  const last = path.pop();
+  if (!last) return false;
+  for (const k of path) {
+    if (!object[k]) return false;
+    object = object[k] as Nested;
+  }
+  return Object.hasOwn(object, last);
 }

@@ -1,0 +1,129 @@
+/**
+ * `BatchMatMul` with transposed operands for the `wasm` backend. The stock
+ * kernel is fast for `a @ b` but 4-10x slower when `transposeA` or
+ * `transposeB` is set, and every matrix product's gradient sets one of them
+ * (`da = dy @ b^T`, `db = a^T @ dy`). This kernel transposes the flagged
+ * operand in JavaScript on the wasm heap (a cache-blocked copy) and runs the
+ * stock kernel without transposes. Untransposed products and non-float32
+ * inputs go straight to the stock kernel.
+ *
+ * @module
+ */
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { transpose2d } from "./im2col.ts";
+import { stockKernel } from "./stock.ts";
+
+/**
+ * Pure kernel on typed arrays: transposes the last two axes of `x`, viewed
+ * as `[batch, rows, cols]`, into `out` (`[batch, cols, rows]`). Returns `out`.
+ *
+ * @example
+ * ```ts
+ * import { transposeLastTwoImpl } from "./batch_mat_mul.ts";
+ * const t = transposeLastTwoImpl(new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]), 2, 2, 2);
+ * if (t.join() !== "1,3,2,4,5,7,6,8") throw new Error(t.join());
+ * ```
+ */
+export function transposeLastTwoImpl(
+  x: Float32Array,
+  batch: number,
+  rows: number,
+  cols: number,
+  out: Float32Array = new Float32Array(batch * rows * cols),
+): Float32Array {
+  const size = rows * cols;
+  if (x.length < batch * size || out.length < batch * size) {
+    throw new Error(
+      `transposeLastTwoImpl: x has ${x.length} and out ${out.length} elements, need ${
+        batch * size
+      }`,
+    );
+  }
+  for (let b = 0; b < batch; b++) {
+    transpose2d(
+      x,
+      rows,
+      cols,
+      out.subarray(b * size, (b + 1) * size),
+      b * size,
+    );
+  }
+  return out;
+}
+
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+  disposeData(dataId: tf.DataId): boolean;
+}
+
+function batchMatMulWasm(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
+  const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const { transposeA, transposeB } = args.attrs as unknown as {
+    transposeA: boolean;
+    transposeB: boolean;
+  };
+  const stock = stockKernel(tf.BatchMatMul, "wasm");
+  if (!stock) {
+    throw new Error("BatchMatMul (wasm): the stock kernel is missing");
+  }
+  if (
+    (!transposeA && !transposeB) || a.dtype !== "float32" ||
+    b.dtype !== "float32"
+  ) {
+    return stock.kernelFunc(args) as tf.TensorInfo;
+  }
+  const backend = args.backend as WasmBackendLike;
+  const made: tf.TensorInfo[] = [];
+  const flip = (t: tf.TensorInfo): tf.TensorInfo => {
+    const r = t.shape.length;
+    if (r < 2) {
+      throw new Error(
+        `BatchMatMul (wasm): operand of shape [${t.shape}] has rank < 2`,
+      );
+    }
+    const rows = t.shape[r - 2], cols = t.shape[r - 1];
+    const shape = [...t.shape.slice(0, r - 2), cols, rows];
+    const out = backend.makeOutput(shape, "float32");
+    made.push(out);
+    return out;
+  };
+  const a2 = transposeA ? flip(a) : a;
+  const b2 = transposeB ? flip(b) : b;
+  // Views only after both allocations (heap growth detaches views).
+  for (const [src, dst] of [[a, a2], [b, b2]] as const) {
+    if (src === dst) continue;
+    const r = src.shape.length;
+    const rows = src.shape[r - 2], cols = src.shape[r - 1];
+    transposeLastTwoImpl(
+      backend.typedArrayFromHeap(src),
+      src.shape.slice(0, r - 2).reduce((x, y) => x * y, 1),
+      rows,
+      cols,
+      backend.typedArrayFromHeap(dst),
+    );
+  }
+  const out = stock.kernelFunc({
+    inputs: { a: a2, b: b2 },
+    backend: args.backend,
+    attrs: { transposeA: false, transposeB: false },
+  }) as tf.TensorInfo;
+  for (const t of made) backend.disposeData(t.dataId);
+  return out;
+}
+
+/**
+ * The kernel registration for the `wasm` backend (registered only through
+ * `registry.ts`, which keeps the stock kernel for the untransposed case).
+ *
+ * @example
+ * ```ts
+ * import { batchMatMulWasmConfig } from "./batch_mat_mul.ts";
+ * if (batchMatMulWasmConfig.kernelName !== "BatchMatMul") throw new Error();
+ * ```
+ */
+export const batchMatMulWasmConfig: tf.KernelConfig = {
+  kernelName: tf.BatchMatMul,
+  backendName: "wasm",
+  kernelFunc: batchMatMulWasm as tf.KernelFunc,
+};

@@ -1,0 +1,461 @@
+/**
+ * `deno task notebooks [--preset smoke|quick|paper] [--out DIR] [--only a,b]
+ * [--timeout S] [--write-back]`
+ *
+ * Executes every notebook in `notebooks/` headlessly under the Deno Jupyter
+ * kernel (Python's nbclient drives the kernel `deno`, installed by
+ * `deno jupyter --install`; Deno >= 2.8.2 is needed), one after another in
+ * file-name order, and saves the executed copies to
+ * `results/notebooks/<preset>/` (never over the committed notebooks). The
+ * notebooks read the preset from `POF_PRESET` and the results folder from
+ * `POF_RESULTS` (default `results/<preset>`), which this tool sets.
+ *
+ * After execution each copy is checked ({@link checkExecutedNotebook}): no
+ * error output, every cell tagged `figure` displayed a vega-lite bundle with
+ * a non-empty SVG, every cell tagged `table` a Markdown table. `--write-back`
+ * (explicit, never the default) then copies the checked notebooks over the
+ * committed ones, which is how the committed outputs are produced.
+ *
+ * Exit code: 0 when all notebooks ran and passed the checks, 1 otherwise,
+ * 2 for a command-line mistake.
+ *
+ * @module
+ */
+import { parseArgs } from "@std/cli";
+
+/** The preset names the notebooks understand (as `repro`'s). */
+export const NOTEBOOK_PRESETS = ["smoke", "quick", "paper"] as const;
+
+const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
+
+/** A notebook cell as nbformat v4 stores it (the fields used here). */
+export interface NotebookCell {
+  cell_type: string;
+  source: string | string[];
+  metadata?: { tags?: string[]; [k: string]: unknown };
+  /** Null or absent when the cell never ran. */
+  execution_count?: number | null;
+  outputs?: {
+    output_type: string;
+    name?: string;
+    data?: Record<string, unknown>;
+    ename?: string;
+    evalue?: string;
+    text?: string | string[];
+  }[];
+}
+
+/** An nbformat v4 notebook (the fields used here). */
+export interface Notebook {
+  cells: NotebookCell[];
+  metadata?: Record<string, unknown>;
+}
+
+const VEGA_LITE_MIME = "application/vnd.vegalite.v5+json";
+const TABLE_SEPARATOR = /^\|( *:?-{3,}:? *\|)+ *$/m;
+
+function text(v: unknown): string {
+  return Array.isArray(v) ? v.join("") : typeof v === "string" ? v : "";
+}
+
+/**
+ * Problems found in an executed notebook (empty when it passes): error
+ * outputs; `figure`-tagged cells without a display bundle holding both
+ * `application/vnd.vegalite.v5+json` and a non-empty `image/svg+xml`;
+ * `table`-tagged cells without a `text/markdown` output containing a
+ * Markdown table; code cells never executed.
+ *
+ * @example
+ * ```ts
+ * import { checkExecutedNotebook } from "./run_notebooks.ts";
+ * const p = checkExecutedNotebook({ cells: [{
+ *   cell_type: "code", source: "x", execution_count: 1, metadata: { tags: ["table"] },
+ *   outputs: [{ output_type: "display_data",
+ *     data: { "text/markdown": "| a |\n| --- |\n| 1 |" } }],
+ * }] });
+ * if (p.length !== 0) throw new Error(p.join("; "));
+ * ```
+ */
+export function checkExecutedNotebook(nb: Notebook): string[] {
+  const problems: string[] = [];
+  if (!nb || !Array.isArray(nb.cells)) {
+    return [
+      `not a notebook (no cells array): ${JSON.stringify(nb)?.slice(0, 80)}`,
+    ];
+  }
+  nb.cells.forEach((cell, i) => {
+    if (cell.cell_type !== "code") return;
+    const outputs = cell.outputs ?? [];
+    const where = `cell ${i} (${
+      text(cell.source).split("\n")[0].slice(0, 50)
+    })`;
+    const ec = cell.execution_count;
+    if (text(cell.source).trim() !== "" && (ec === null || ec === undefined)) {
+      problems.push(`${where}: not executed`);
+    }
+    for (const o of outputs) {
+      if (o.output_type === "error") {
+        problems.push(`${where}: error ${o.ename}: ${o.evalue}`);
+      }
+    }
+    const tags = cell.metadata?.tags ?? [];
+    const bundles = outputs.filter((o) =>
+      (o.output_type === "display_data" ||
+        o.output_type === "execute_result") &&
+      o.data
+    ).map((o) => o.data!);
+    if (tags.includes("figure")) {
+      const ok = bundles.some((d) => {
+        const svg = text(d["image/svg+xml"]);
+        const spec = d[VEGA_LITE_MIME];
+        return typeof spec === "object" && spec !== null &&
+          svg.trimStart().startsWith("<svg") && svg.includes("</svg>") &&
+          svg.length > 200;
+      });
+      if (!ok) {
+        problems.push(
+          `${where}: tagged "figure" but displayed no vega-lite + SVG bundle`,
+        );
+      }
+    }
+    if (tags.includes("table")) {
+      const ok = bundles.some((d) =>
+        TABLE_SEPARATOR.test(text(d["text/markdown"]))
+      );
+      if (!ok) {
+        problems.push(
+          `${where}: tagged "table" but displayed no Markdown table`,
+        );
+      }
+    }
+  });
+  return problems;
+}
+
+/** Parsed command line of `deno task notebooks`. */
+export interface NotebookCliOptions {
+  preset: typeof NOTEBOOK_PRESETS[number];
+  /** Folder for the executed copies. */
+  out: string;
+  /** Results folder the notebooks read (`POF_RESULTS`). */
+  results: string;
+  /** Folder the notebooks write figure SVGs to (`POF_FIGURES`). */
+  figures: string;
+  /** Notebook names (without `.ipynb`) to run; empty = all. */
+  only: string[];
+  /** Per-cell timeout in seconds. */
+  timeout: number;
+  writeBack: boolean;
+}
+
+/** A command-line mistake (exit code 2). */
+export class NotebookUsageError extends Error {
+  override name = "NotebookUsageError";
+}
+
+const HELP = `deno task notebooks [flags]
+Executes notebooks/*.ipynb under the Deno Jupyter kernel and saves executed copies.
+  --preset NAME    ${
+  NOTEBOOK_PRESETS.join(" | ")
+} (default quick): the results the notebooks read;
+                   a notebook whose results are missing runs that target's smoke preset
+  --results DIR    results folder the notebooks read (default results/<preset>)
+  --out DIR        where executed copies go (default results/notebooks/<preset>)
+  --figures DIR    where the notebooks write figure SVGs (default results/figures)
+  --only a,b       run only these notebooks (names without .ipynb)
+  --timeout S      per-cell timeout in seconds (default 3600)
+  --write-back     after all checks pass, copy the executed notebooks over notebooks/*.ipynb
+  --help           this text`;
+
+/**
+ * Parses the command line; returns "help" for `--help`.
+ *
+ * @example
+ * ```ts
+ * import { parseNotebookCli } from "./run_notebooks.ts";
+ * const o = parseNotebookCli(["--preset", "smoke", "--only", "fig6_perturbation_range"]);
+ * if (o === "help" || o.out !== "results/notebooks/smoke" || o.only.length !== 1) throw new Error();
+ * ```
+ */
+export function parseNotebookCli(
+  args: string[],
+): NotebookCliOptions | "help" {
+  const known = ["preset", "results", "out", "figures", "only", "timeout"];
+  const a = parseArgs(args, {
+    string: known,
+    boolean: ["write-back", "help"],
+    unknown: (arg: string) => {
+      if (arg.startsWith("-")) {
+        throw new NotebookUsageError(
+          `unknown flag ${arg}; valid: ${
+            [...known, "write-back", "help"].map((f) => "--" + f).join(" ")
+          }`,
+        );
+      }
+      throw new NotebookUsageError(`unexpected argument "${arg}"`);
+    },
+  }) as Record<string, string | boolean | undefined>;
+  if (a.help) return "help";
+  const preset = (a.preset ?? "quick") as string;
+  if (!(NOTEBOOK_PRESETS as readonly string[]).includes(preset)) {
+    throw new NotebookUsageError(
+      `unknown preset "${preset}"; valid: ${NOTEBOOK_PRESETS.join(", ")}`,
+    );
+  }
+  const timeout = Number(a.timeout ?? 3600);
+  if (!Number.isInteger(timeout) || timeout < 1) {
+    throw new NotebookUsageError(
+      `--timeout must be a positive integer of seconds, got "${a.timeout}"`,
+    );
+  }
+  const only = typeof a.only === "string"
+    ? a.only.split(",").map((s) => s.trim().replace(/\.ipynb$/, "")).filter((
+      s,
+    ) => s)
+    : [];
+  for (const k of known) {
+    if (typeof a[k] === "boolean") {
+      throw new NotebookUsageError(`--${k} needs a value`);
+    }
+  }
+  return {
+    preset: preset as NotebookCliOptions["preset"],
+    out: (a.out as string | undefined) ?? `results/notebooks/${preset}`,
+    results: (a.results as string | undefined) ?? `results/${preset}`,
+    figures: (a.figures as string | undefined) ?? "results/figures",
+    only,
+    timeout,
+    writeBack: a["write-back"] === true,
+  };
+}
+
+// Executes one notebook with nbclient, saving the executed copy atomically
+// even when a cell fails (so the error can be read).
+const EXECUTE_PY = `
+import json, os, sys
+import nbformat, nbclient
+src, dst, cwd, timeout = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+nb = nbformat.read(src, as_version=4)
+client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="deno",
+    allow_errors=False, resources={"metadata": {"path": cwd}})
+err = None
+try:
+    client.execute()
+except Exception as e:
+    err = type(e).__name__ + ": " + str(e).strip().splitlines()[-1][:500]
+tmp = dst + ".tmp"
+nbformat.write(nb, tmp)
+os.replace(tmp, dst)
+print(json.dumps({"error": err}))
+`;
+
+const PROBE_PY = `
+import nbclient, nbformat
+from jupyter_client.kernelspec import KernelSpecManager
+KernelSpecManager().get_kernel_spec("deno")
+print("ok")
+`;
+
+async function run(
+  cmd: string,
+  args: string[],
+  env?: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const o = await new Deno.Command(cmd, {
+      args,
+      env,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    return {
+      code: o.code,
+      stdout: dec.decode(o.stdout),
+      stderr: dec.decode(o.stderr),
+    };
+  } catch (e) {
+    return { code: 127, stdout: "", stderr: String(e) };
+  }
+}
+
+/**
+ * Finds a Python with nbclient and the `deno` kernel registered: `$PYTHON`
+ * if set, else `/usr/bin/python3`, else `python3`. Throws a message saying
+ * what to install when none works.
+ *
+ * @example
+ * ```ts ignore
+ * import { findPython } from "./run_notebooks.ts";
+ * console.log(await findPython());
+ * ```
+ */
+export async function findPython(): Promise<string> {
+  const env = Deno.env.get("PYTHON");
+  const candidates = env ? [env] : ["/usr/bin/python3", "python3"];
+  const tried: string[] = [];
+  for (const py of candidates) {
+    const r = await run(py, ["-c", PROBE_PY]);
+    if (r.code === 0 && r.stdout.includes("ok")) return py;
+    const last = r.stderr.trim().split("\n").pop() ?? "";
+    tried.push(`${py}: ${last}`);
+  }
+  throw new Error(
+    `no Python with nbclient and the Deno kernel found (${
+      tried.join("; ")
+    }). ` +
+      "Install: apt-get install -y jupyter-client python3-nbclient python3-ipykernel " +
+      "(or pip install nbclient ipykernel), then deno jupyter --install.",
+  );
+}
+
+/** What happened to one notebook. */
+export interface NotebookResult {
+  name: string;
+  seconds: number;
+  /** Path of the executed copy. */
+  path: string;
+  /** Execution error (first failing cell) and check problems. */
+  problems: string[];
+}
+
+/**
+ * Executes the notebooks and checks them (the body of `deno task notebooks`).
+ *
+ * @example
+ * ```ts ignore
+ * import { runNotebooks } from "./run_notebooks.ts";
+ * const r = await runNotebooks({ preset: "smoke", out: "results/notebooks/smoke",
+ *   results: "results/smoke", figures: "results/figures", only: ["00_overview"],
+ *   timeout: 600, writeBack: false });
+ * console.log(r[0].problems);
+ * ```
+ */
+export async function runNotebooks(
+  o: NotebookCliOptions,
+  log: (line: string) => void = console.log,
+): Promise<NotebookResult[]> {
+  const nbDir = `${ROOT}/notebooks`;
+  const all = [...Deno.readDirSync(nbDir)]
+    .filter((e) => e.isFile && e.name.endsWith(".ipynb"))
+    .map((e) => e.name.replace(/\.ipynb$/, ""))
+    .sort();
+  for (const n of o.only) {
+    if (!all.includes(n)) {
+      throw new NotebookUsageError(
+        `no notebook "${n}"; valid: ${all.join(", ")}`,
+      );
+    }
+  }
+  const names = o.only.length ? all.filter((n) => o.only.includes(n)) : all;
+  const abs = (p: string) => p.startsWith("/") ? p : `${Deno.cwd()}/${p}`;
+  const out = abs(o.out).replace(/\/+$/, "");
+  if ((await Deno.realPath(nbDir)) === out || out === nbDir) {
+    throw new NotebookUsageError(
+      `--out ${o.out} is the committed notebooks folder; executed copies never go there (use --write-back)`,
+    );
+  }
+  await Deno.mkdir(out, { recursive: true });
+  const python = await findPython();
+  const env = {
+    POF_PRESET: o.preset,
+    POF_RESULTS: abs(o.results),
+    POF_FIGURES: abs(o.figures),
+    NO_COLOR: "1",
+  };
+  const results: NotebookResult[] = [];
+  for (const name of names) {
+    const t0 = performance.now();
+    const dst = `${out}/${name}.ipynb`;
+    log(`notebooks: executing ${name} (preset ${o.preset}) ...`);
+    const r = await run(python, [
+      "-c",
+      EXECUTE_PY,
+      `${nbDir}/${name}.ipynb`,
+      dst,
+      nbDir,
+      String(o.timeout),
+    ], env);
+    const problems: string[] = [];
+    let status: { error: string | null } = { error: "no status" };
+    try {
+      status = JSON.parse(r.stdout.trim().split("\n").pop() ?? "");
+    } catch {
+      status = {
+        error: `nbclient failed (exit ${r.code}): ${
+          r.stderr.trim().split("\n").slice(-3).join(" | ")
+        }`,
+      };
+    }
+    if (status.error) problems.push(status.error);
+    try {
+      problems.push(
+        ...checkExecutedNotebook(JSON.parse(await Deno.readTextFile(dst))),
+      );
+    } catch (e) {
+      if (!status.error) problems.push(`no executed copy: ${e}`);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    results.push({
+      name,
+      seconds,
+      path: dst,
+      problems: [...new Set(problems)],
+    });
+    log(
+      `notebooks: ${name} ${problems.length ? "FAILED" : "ok"} in ${
+        seconds.toFixed(1)
+      } s -> ${dst}`,
+    );
+    for (const p of new Set(problems)) log(`  ${p}`);
+  }
+  const failed = results.filter((r) => r.problems.length);
+  if (o.writeBack) {
+    if (failed.length) {
+      log("notebooks: --write-back skipped: some notebooks failed");
+    } else {
+      for (const r of results) {
+        const target = `${nbDir}/${r.name}.ipynb`;
+        const tmp = `${target}.tmp`;
+        await Deno.copyFile(r.path, tmp);
+        await Deno.rename(tmp, target);
+        log(`notebooks: wrote back ${target}`);
+      }
+    }
+  }
+  return results;
+}
+
+if (import.meta.main) {
+  let options: NotebookCliOptions | "help";
+  try {
+    options = parseNotebookCli(Deno.args);
+  } catch (e) {
+    if (e instanceof NotebookUsageError) {
+      console.error(`notebooks: ${e.message}`);
+      Deno.exit(2);
+    }
+    throw e;
+  }
+  if (options === "help") {
+    console.log(HELP);
+    Deno.exit(0);
+  }
+  try {
+    const results = await runNotebooks(options);
+    const failed = results.filter((r) => r.problems.length);
+    console.log(
+      `notebooks: ${
+        results.length - failed.length
+      } passed, ${failed.length} failed`,
+    );
+    Deno.exit(failed.length ? 1 : 0);
+  } catch (e) {
+    if (e instanceof NotebookUsageError) {
+      console.error(`notebooks: ${e.message}`);
+      Deno.exit(2);
+    }
+    console.error(`notebooks: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}

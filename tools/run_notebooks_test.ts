@@ -1,0 +1,184 @@
+/**
+ * `deno task notebooks`: the output checker and the command line (fast), and
+ * the real thing: every notebook executed under the Deno Jupyter kernel in
+ * the smoke preset (slow: it runs every target's smoke preset once, into a
+ * temporary results folder). Set POF_SKIP_NOTEBOOKS=1 to skip the latter on
+ * a machine without Jupyter (CI installs it: see tools/install.sh).
+ */
+import {
+  assert,
+  assertEquals,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
+import {
+  checkExecutedNotebook,
+  type Notebook,
+  NotebookUsageError,
+  parseNotebookCli,
+  runNotebooks,
+} from "./run_notebooks.ts";
+
+const SVG = `<svg xmlns="http://www.w3.org/2000/svg">${
+  "<g/>".repeat(60)
+}</svg>`;
+const VL = "application/vnd.vegalite.v5+json";
+
+function cell(
+  tags: string[],
+  outputs: NonNullable<Notebook["cells"][number]["outputs"]>,
+) {
+  return {
+    cell_type: "code",
+    source: "await f();",
+    execution_count: 1,
+    metadata: { tags },
+    outputs,
+  };
+}
+
+Deno.test("checkExecutedNotebook: accepts good figure and table cells", () => {
+  const nb: Notebook = {
+    cells: [
+      { cell_type: "markdown", source: "# t" },
+      cell(["figure"], [{
+        output_type: "display_data",
+        data: { [VL]: { mark: "bar" }, "image/svg+xml": SVG },
+      }]),
+      cell(["table"], [{
+        output_type: "display_data",
+        data: {
+          "text/markdown": ["| a | b |\n", "| --- | ---: |\n", "| 1 | 2 |"],
+        },
+      }]),
+    ],
+  };
+  assertEquals(checkExecutedNotebook(nb), []);
+});
+
+Deno.test("checkExecutedNotebook: finds each kind of problem", () => {
+  const nb: Notebook = {
+    cells: [
+      cell(["figure"], [{
+        output_type: "display_data",
+        data: { "image/svg+xml": SVG }, // no vega-lite spec
+      }]),
+      cell(["figure"], [{
+        output_type: "display_data",
+        data: { [VL]: {}, "image/svg+xml": "" }, // empty SVG
+      }]),
+      cell(["table"], [{
+        output_type: "display_data",
+        data: { "text/markdown": "no table here" },
+      }]),
+      cell([], [{ output_type: "error", ename: "TypeError", evalue: "boom" }]),
+      { ...cell([], []), execution_count: null },
+    ],
+  };
+  const p = checkExecutedNotebook(nb);
+  assertEquals(p.length, 5, p.join("\n"));
+  assertStringIncludes(p[0], "cell 0");
+  assertStringIncludes(p[1], "cell 1");
+  assertStringIncludes(p[2], 'cell 2 (await f();): tagged "table"');
+  assertStringIncludes(p[3], "error TypeError: boom");
+  assertStringIncludes(p[4], "not executed");
+  assertEquals(checkExecutedNotebook({} as Notebook).length, 1);
+});
+
+Deno.test("parseNotebookCli: defaults, flags and errors", () => {
+  const d = parseNotebookCli([]);
+  assert(d !== "help");
+  assertEquals(d, {
+    preset: "quick",
+    out: "results/notebooks/quick",
+    results: "results/quick",
+    figures: "results/figures",
+    only: [],
+    timeout: 3600,
+    writeBack: false,
+  });
+  const o = parseNotebookCli([
+    "--preset=paper",
+    "--only",
+    "a.ipynb, b",
+    "--timeout",
+    "60",
+    "--write-back",
+  ]);
+  assert(o !== "help");
+  assertEquals([o.preset, o.only, o.timeout, o.writeBack], [
+    "paper",
+    ["a", "b"],
+    60,
+    true,
+  ]);
+  assertEquals(parseNotebookCli(["--help"]), "help");
+  assertThrows(
+    () => parseNotebookCli(["--preset", "huge"]),
+    NotebookUsageError,
+    '"huge"',
+  );
+  assertThrows(
+    () => parseNotebookCli(["--timeout", "0"]),
+    NotebookUsageError,
+    '"0"',
+  );
+  assertThrows(
+    () => parseNotebookCli(["--bogus"]),
+    NotebookUsageError,
+    "--bogus",
+  );
+  assertThrows(
+    () => parseNotebookCli(["extra"]),
+    NotebookUsageError,
+    '"extra"',
+  );
+});
+
+Deno.test("runNotebooks: refuses to write over the committed notebooks", async () => {
+  const o = parseNotebookCli(["--out", "notebooks", "--only", "00_overview"]);
+  assert(o !== "help");
+  const root = new URL("../", import.meta.url).pathname;
+  const cwd = Deno.cwd();
+  Deno.chdir(root);
+  try {
+    let err: unknown;
+    await runNotebooks(o, () => {}).catch((e) => err = e);
+    assert(err instanceof NotebookUsageError, String(err));
+    assertStringIncludes((err as Error).message, "committed notebooks");
+  } finally {
+    Deno.chdir(cwd);
+  }
+});
+
+Deno.test({
+  name: "every notebook executes under the Deno kernel in the smoke preset",
+  ignore: Deno.env.get("POF_SKIP_NOTEBOOKS") === "1",
+  async fn() {
+    const tmp = await Deno.makeTempDir({ prefix: "pof-notebooks-" });
+    const lines: string[] = [];
+    const results = await runNotebooks({
+      preset: "smoke",
+      out: `${tmp}/executed`,
+      results: `${tmp}/results`,
+      figures: `${tmp}/figures`,
+      only: [],
+      timeout: 1200,
+      writeBack: false,
+    }, (l) => lines.push(l));
+    const failed = results.filter((r) => r.problems.length);
+    assertEquals(
+      failed.map((r) => `${r.name}: ${r.problems.join("; ")}`),
+      [],
+      lines.join("\n"),
+    );
+    assert(results.length >= 9, `only ${results.length} notebooks ran`);
+    // Every figure cell wrote its SVG.
+    const svgs = [...Deno.readDirSync(`${tmp}/figures`)].map((e) => e.name);
+    assert(svgs.length >= 8, `figures written: ${svgs.join(", ")}`);
+    for (const s of svgs) {
+      assert(s.startsWith("smoke_") && s.endsWith(".svg"), s);
+    }
+    await Deno.remove(tmp, { recursive: true });
+  },
+});
