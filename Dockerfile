@@ -73,7 +73,7 @@ ARG LOAD_CHECK=1
 RUN deno check --import-map=tools/offline_import_map.json . \
  && if [ "$LOAD_CHECK" = 1 ]; then deno task gpu:check --load-only; fi \
  && mkdir -p results data /cache/cuda \
- && chmod -R a+rwX "$DENO_DIR" /cache results data
+ && chmod -R a+rwX "$DENO_DIR" /cache /opt/pof
 
 VOLUME ["/opt/pof/results", "/opt/pof/data", "/cache"]
 

@@ -1,8 +1,8 @@
 import { useBackend } from "./lib/backend.ts";
 import { buildRun } from "./lib/train/build.ts";
 import { Rng } from "./lib/rng.ts";
-await useBackend("cpu");
-for (const [name, ds, shape] of [["sgd","synthetic-images"],["sam","synthetic-images"],["pof","synthetic-images"],["sgd","fashion-mnist"]] as const) {
+await useBackend(Deno.args[0] as "cpu");
+for (const [name, ds, shape] of [["sgd","synthetic-images-8x8"],["sam","synthetic-images-8x8"],["pof","synthetic-images-8x8"],["sgd","fashion-mnist"]] as const) {
   const config = { dataset: ds, model: { kind: "wrn" as const, depth: 10, widen: 1 }, method: { name, rho: 0.05, pof: {weakBatchSize: 16, gammaMax: 2} } as any,
     seed: 0, epochs: 1, batchSize: 32, schedule: { baseLr: 0.1, milestones: [], factor: 1 }, momentum: 0.9, weightDecay: 5e-4, keepEpochs: [], trainLimit: 256, testLimit: 128 };
   const parts = await buildRun(config, { optEpochOffset: 0 });

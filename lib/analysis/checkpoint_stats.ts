@@ -79,6 +79,27 @@ function featuresOf(
   });
 }
 
+function* featureChunks(
+  model: Model,
+  state: CheckpointState,
+  ds: Iterable<Batch>,
+  bn: ApplyOptions,
+): Generator<{ features: tf.Tensor2D }> {
+  for (const b of ds) {
+    let f: tf.Tensor2D;
+    try {
+      f = featuresOf(model, state, b.x, bn);
+    } finally {
+      disposeBatch(b);
+    }
+    try {
+      yield { features: f };
+    } finally {
+      f.dispose();
+    }
+  }
+}
+
 function disposeBatch(b: Batch): void {
   b.x.dispose();
   b.y.dispose();
@@ -146,24 +167,14 @@ export function hessianComponents(
   }
   if (options.dataset) {
     const ds = options.dataset;
-    function* chunks() {
-      for (const b of ds) {
-        let f: tf.Tensor2D;
-        try {
-          f = featuresOf(model, state, b.x, bn);
-        } finally {
-          disposeBatch(b);
-        }
-        try {
-          yield { features: f };
-        } finally {
-          f.dispose();
-        }
-      }
-    }
-    const q = classifierQuadraticForms(chunks(), theta, dirs, {
-      numClasses: model.numClasses,
-    });
+    const q = classifierQuadraticForms(
+      featureChunks(model, state, ds, bn),
+      theta,
+      dirs,
+      {
+        numClasses: model.numClasses,
+      },
+    );
     out.dataset = Array.from(q, (v, i) => out.gradNorm[i] > 0 ? v : NaN);
   }
   return out;

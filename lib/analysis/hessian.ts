@@ -124,7 +124,6 @@ export function offsetParams(
 
 // exp whose derivative is recomputed from the input, so any order works.
 const expSO: (x: tf.Tensor) => tf.Tensor = tf.customGrad(
-  // deno-lint-ignore no-explicit-any
   ((x: tf.Tensor, save: tf.GradSaveFunc) => {
     save([x]);
     return {
@@ -132,12 +131,11 @@ const expSO: (x: tf.Tensor) => tf.Tensor = tf.customGrad(
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
         tf.mul(dy as tf.Tensor, expSO(saved[0])),
     };
-  }) as any,
+  }) as unknown as Parameters<typeof tf.customGrad>[0],
 ) as unknown as (x: tf.Tensor) => tf.Tensor;
 
 // row max treated as a constant (zero derivative).
 const rowMaxNoGrad: (x: tf.Tensor) => tf.Tensor = tf.customGrad(
-  // deno-lint-ignore no-explicit-any
   ((x: tf.Tensor, save: tf.GradSaveFunc) => {
     save([x]);
     return {
@@ -145,7 +143,7 @@ const rowMaxNoGrad: (x: tf.Tensor) => tf.Tensor = tf.customGrad(
       gradFunc: (_dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
         tf.zerosLike(saved[0]),
     };
-  }) as any,
+  }) as unknown as Parameters<typeof tf.customGrad>[0],
 ) as unknown as (x: tf.Tensor) => tf.Tensor;
 
 /**

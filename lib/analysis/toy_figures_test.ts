@@ -44,7 +44,7 @@ Deno.test("toyData: deterministic, 5% label noise against the teacher, all class
   }
   // Binomial(8192, 0.05): std 0.0024
   assert(Math.abs(flipped / d.n - 0.05) < 0.01, `noise rate ${flipped / d.n}`);
-  assert(perClass.every((c) => c > 0.05 * d.n), `class counts ${perClass}`);
+  assert(perClass.every((c) => c > 0.2 * d.n), `class counts ${perClass}`);
   const clean = toyData(new Rng(3), {
     trainSize: 8,
     testSize: 256,

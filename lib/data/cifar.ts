@@ -116,11 +116,16 @@ export async function readCifarTarGz(
   const want = CIFAR_MEMBERS[variant][split];
   const got = new Map<string, Uint8Array>();
   const reader = new ByteReader(inflateStream(stream, "gzip", label), label);
-  await readTar(reader, async (entry, r) => {
-    if (want.includes(entry.name)) {
-      got.set(entry.name, await r.readExact(entry.size));
-    }
-  });
+  try {
+    await readTar(reader, async (entry, r) => {
+      if (want.includes(entry.name)) {
+        got.set(entry.name, await r.readExact(entry.size));
+      }
+    });
+  } catch (e) {
+    await reader.cancel();
+    throw e;
+  }
   const missing = want.filter((m) => !got.has(m));
   if (missing.length) {
     throw new DatasetError(

@@ -638,7 +638,8 @@ export async function loadDataset(
         counts.push(await readSvhnCount(await openFileStream(f.path), f.name));
       }
       const n = counts.reduce((a, b) => a + b, 0);
-      const images = new Uint8Array(n * 3072);
+      // shared, so that a worker loader (`batches({ worker: true })`) needs no copy
+      const images = new Uint8Array(new SharedArrayBuffer(n * 3072));
       const labels = new Int32Array(n);
       let offset = 0;
       for (const [i, f] of files.entries()) {

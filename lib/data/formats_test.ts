@@ -274,3 +274,40 @@ Deno.test("mat: hand-assembled uncompressed element with small-format name and i
   });
   assertEquals(got, [-3, 300]);
 });
+
+Deno.test("readers close their files when they stop early or fail (resource sanitizer)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const sv = await fabricateSvhnMat({ n: 300, seed: 1 });
+    await Deno.writeFile(`${dir}/a.mat`, sv.bytes);
+    await Deno.writeFile(
+      `${dir}/bad.mat`,
+      sv.bytes.subarray(0, sv.bytes.length - 100),
+    );
+    const { openFileStream } = await import("./bytes.ts");
+    assertEquals(
+      await readSvhnCount(await openFileStream(`${dir}/a.mat`), "a.mat"),
+      300,
+    );
+    await expectCode(
+      readSvhnMat(await openFileStream(`${dir}/bad.mat`), "bad.mat"),
+      "truncated",
+    );
+    const f = await fabricateCifarTarGz("cifar10", { perBatch: 50, seed: 1 });
+    await Deno.writeFile(
+      `${dir}/c.tgz`,
+      f.bytes.subarray(0, f.bytes.length >> 1),
+    );
+    await expectCode(
+      readCifarTarGz(
+        await openFileStream(`${dir}/c.tgz`),
+        "cifar10",
+        "train",
+        "c.tgz",
+      ),
+      "truncated",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -218,6 +218,7 @@ export async function readMat(
   const text = dec.decode(head.subarray(0, 10));
   const endian = String.fromCharCode(head[126], head[127]);
   if (!text.startsWith("MATLAB 5.0") || (endian !== "IM" && endian !== "MI")) {
+    await r.cancel();
     const hint = dec.decode(head.subarray(0, 8)).startsWith("\x89HDF")
       ? " (it looks like HDF5, i.e. a v7.3 MAT-file)"
       : "";
@@ -229,30 +230,36 @@ export async function readMat(
     );
   }
   const le = endian === "IM";
-  while (!(await r.atEnd())) {
-    const tag = await readTag(r, le);
-    if (tag.type === MI.COMPRESSED) {
-      const inner = new ByteReader(
-        inflateStream(
-          ReadableStream.from(r.chunks(tag.bytes)),
-          "deflate",
+  try {
+    while (!(await r.atEnd())) {
+      const tag = await readTag(r, le);
+      if (tag.type === MI.COMPRESSED) {
+        const inner = new ByteReader(
+          inflateStream(
+            ReadableStream.from(r.chunks(tag.bytes)),
+            "deflate",
+            label,
+          ),
           label,
-        ),
-        label,
-      );
-      const itag = await readTag(inner, le);
-      if (itag.type === MI.MATRIX) {
-        await readMatrix(inner, itag.bytes, le, handlers);
+        );
+        const itag = await readTag(inner, le);
+        if (itag.type === MI.MATRIX) {
+          await readMatrix(inner, itag.bytes, le, handlers);
+        }
+        // drain (also consumes the outer chunks exactly)
+        await inner.drain();
+      } else if (tag.type === MI.MATRIX) {
+        await readMatrix(r, tag.bytes, le, handlers);
+        await r.skip(pad8(tag.bytes));
+      } else {
+        if (tag.small) continue;
+        await r.skip(tag.bytes + pad8(tag.bytes));
       }
-      // drain (also consumes the outer chunks exactly)
-      await inner.drain();
-    } else if (tag.type === MI.MATRIX) {
-      await readMatrix(r, tag.bytes, le, handlers);
-      await r.skip(pad8(tag.bytes));
-    } else {
-      if (tag.small) continue;
-      await r.skip(tag.bytes + pad8(tag.bytes));
     }
+  } catch (e) {
+    // stop reading (closes a file stream) before reporting
+    await r.cancel();
+    throw e;
   }
 }
 

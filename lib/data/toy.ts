@@ -10,7 +10,10 @@
  * - Inputs: `x ~ N(0, I_inputDim)` (default 16-d).
  * - Labels: the argmax of a random *teacher* MLP
  *   `inputDim -> teacherHidden (ReLU) -> teacherHidden (ReLU) -> numClasses`
- *   with He-normal weights and zero biases, then label noise: with
+ *   with He-normal weights and zero hidden biases; the output biases are
+ *   then fitted (on 4,096 calibration inputs from the teacher's fork) so that
+ *   the classes are balanced (a raw random teacher gives e.g. 66% / 3%
+ *   shares, a near-trivial task), then label noise: with
  *   probability `labelNoise` (default 5%) the label is replaced by a class
  *   drawn uniformly from the *other* classes (training and test alike).
  * - Sizes: 512 training and 8,192 test examples by default.
@@ -40,6 +43,8 @@ export interface ToyDataset {
 export interface ToyTeacher {
   /** Weight matrices, row-major [in, out], one per layer. */
   weights: Float64Array[];
+  /** Output biases that balance the classes (see {@link toyData}). */
+  outputBias: Float64Array;
   /** Layer widths, input first: [inputDim, hidden, hidden, numClasses]. */
   widths: number[];
 }
@@ -98,12 +103,59 @@ export function teacherLabel(
     }
     if (l < L - 1) {
       for (let j = 0; j < nout; j++) out[j] = Math.max(0, out[j]);
+    } else {
+      for (let j = 0; j < nout; j++) out[j] += teacher.outputBias[j];
     }
     h = out;
   }
   let best = 0;
   for (let j = 1; j < h.length; j++) if (h[j] > h[best]) best = j;
   return best;
+}
+
+// Fits the output biases so that each class takes ~1/C of the calibration
+// inputs: repeated shifts of each bias by log((1/C) / share) times the logit scale.
+function balanceClasses(teacher: ToyTeacher, rng: Rng, d: number): void {
+  const m = 4096, C = teacher.widths[teacher.widths.length - 1];
+  const xs: Float64Array[] = [];
+  for (let i = 0; i < m; i++) {
+    xs.push(Float64Array.from({ length: d }, () => rng.normal()));
+  }
+  const b = teacher.outputBias;
+  b.fill(0);
+  const zs = xs.map((x) => logitsOf(teacher, x));
+  let scale = 0;
+  for (const z of zs) for (const v of z) scale += Math.abs(v);
+  scale /= m * C;
+  for (let it = 0; it < 300; it++) {
+    const share = new Float64Array(C);
+    for (const z of zs) {
+      let best = 0;
+      for (let c = 1; c < C; c++) if (z[c] + b[c] > z[best] + b[best]) best = c;
+      share[best] += 1 / m;
+    }
+    for (let c = 0; c < C; c++) {
+      b[c] += 0.3 * scale * Math.log(1 / C / Math.max(share[c], 0.5 / m));
+    }
+  }
+}
+
+function logitsOf(teacher: ToyTeacher, x: Float64Array): Float64Array {
+  let h = x;
+  const L = teacher.weights.length;
+  for (let l = 0; l < L; l++) {
+    const nin = teacher.widths[l], nout = teacher.widths[l + 1];
+    const w = teacher.weights[l];
+    const out = new Float64Array(nout);
+    for (let i = 0; i < nin; i++) {
+      for (let j = 0; j < nout; j++) out[j] += h[i] * w[i * nout + j];
+    }
+    if (l < L - 1) {
+      for (let j = 0; j < nout; j++) out[j] = Math.max(0, out[j]);
+    }
+    h = out;
+  }
+  return h;
 }
 
 function checkInt(name: string, v: number, min: number): void {
@@ -176,7 +228,12 @@ export function toyData(rng: Rng, options: ToyDataOptions = {}): ToyData {
     for (let i = 0; i < w.length; i++) w[i] = std * tr.normal();
     weights.push(w);
   }
-  const teacher: ToyTeacher = { weights, widths };
+  const teacher: ToyTeacher = {
+    weights,
+    widths,
+    outputBias: new Float64Array(o.numClasses),
+  };
+  balanceClasses(teacher, tr, o.inputDim);
   return {
     train: makeSet(rng.fork("train"), o.trainSize, teacher, o),
     test: makeSet(rng.fork("test"), o.testSize, teacher, o),

@@ -175,6 +175,12 @@ export interface BatchNormOptions extends ApplyOptions {
   momentum?: number;
   /** Added to the variance (default {@link BN_EPSILON}). */
   epsilon?: number;
+  /**
+   * Move the running variance with the unbiased batch variance (default
+   * true, PyTorch); false uses the biased one, as tfjs-layers' own
+   * BatchNormalization does.
+   */
+  unbiasedVariance?: boolean;
 }
 
 /**
@@ -267,7 +273,12 @@ export function batchNorm(
       ),
       variance: tf.add(
         tf.mul(stats.variance, 1 - momentum),
-        tf.mul(variance, momentum * n / (n - 1)),
+        tf.mul(
+          variance,
+          options.unbiasedVariance === false
+            ? momentum
+            : momentum * n / (n - 1),
+        ),
       ),
     };
   });

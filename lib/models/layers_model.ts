@@ -26,8 +26,10 @@
  * trainable here, whatever the layer's `trainable` flag. BatchNorm state:
  * `<layer name>.mean` / `.variance` (the moving statistics). In training
  * mode BatchNorm uses the layer's own epsilon and momentum (Keras momentum m
- * moves the statistics as PyTorch momentum 1 - m), with the unbiased batch
- * variance for the moving variance (see `model.ts`).
+ * moves the statistics as PyTorch momentum 1 - m). The moving variance moves
+ * with the unbiased batch variance (the project's convention, `model.ts`)
+ * unless `bnUnbiasedVariance: false`, which reproduces tfjs-layers' own
+ * training update (biased variance) exactly.
  *
  * @module
  */
@@ -87,6 +89,11 @@ export interface FromLayersModelOptions {
   featuresLayer: string;
   /** Name for the resulting model (default: the LayersModel's name). */
   name?: string;
+  /**
+   * Move BatchNorm moving variances with the unbiased batch variance (default
+   * true, as the project's own models); false matches tfjs-layers' `fit`.
+   */
+  bnUnbiasedVariance?: boolean;
 }
 
 /** A {@link Model} backed by a user's `tf.LayersModel`. */
@@ -240,6 +247,7 @@ function runStep(
   state: BnState,
   newState: BnState,
   o: ApplyOptions,
+  unbiasedVariance: boolean,
 ): tf.Tensor {
   const { layer, kind, config: c } = step;
   const n = layer.name;
@@ -291,6 +299,7 @@ function runStep(
           ...o,
           epsilon: c.epsilon as number,
           momentum: 1 - (c.momentum as number),
+          unbiasedVariance,
         },
       );
       newState[`${n}.mean`] = r.mean;
@@ -424,6 +433,7 @@ export function fromLayersModel(
     );
   }
   const featureDim = featShape[1];
+  const unbiasedVariance = options.bnUnbiasedVariance ?? true;
   const numClasses = clsConfig.units as number;
   const multiplyAdds = [...steps, clsStep].reduce(
     (a, s) => a + perExampleMultiplyAdds(s),
@@ -447,7 +457,9 @@ export function fromLayersModel(
     return tf.tidy(() => {
       const newState: BnState = {};
       let y = x;
-      for (const s of steps) y = runStep(s, y, phi, state, newState, o);
+      for (const s of steps) {
+        y = runStep(s, y, phi, state, newState, o, unbiasedVariance);
+      }
       return { features: y as tf.Tensor2D, state: newState };
     });
   };

@@ -167,8 +167,19 @@ Deno.test("fromLayersModel: training-mode BN equals the layers' training forward
     assertAlmostEquals(newMean[ch], 0.8 * oldMean[ch] + 0.2 * mean, 1e-5);
     assertAlmostEquals(newVar[ch], 0.8 * oldVar[ch] + 0.2 * ss / 11, 1e-5);
   }
-  tf.dispose([xs, theirs, convOut, r.logits, r.features]);
-  disposeTree(r.state, params.features, params.classifier, state);
+  // tfjs-layers' own training call moved its moving statistics with the
+  // biased variance; bnUnbiasedVariance: false reproduces them exactly.
+  const mb = fromLayersModel(net, {
+    featuresLayer: "flat",
+    bnUnbiasedVariance: false,
+  });
+  const rb = mb.apply(params, state, xs, { train: true, updateStats: true });
+  const [, , movingMean, movingVar] = net.getLayer("bn").getWeights();
+  assert(maxAbsDiff(rb.state["bn.mean"], movingMean) < 1e-5);
+  assert(maxAbsDiff(rb.state["bn.variance"], movingVar) < 1e-5);
+  assert(maxAbsDiff(r.state["bn.variance"], movingVar) > 1e-3);
+  tf.dispose([xs, theirs, convOut, r.logits, r.features, rb.logits]);
+  disposeTree(r.state, rb.state, params.features, params.classifier, state);
 });
 
 Deno.test("fromLayersModel: sequential models, gradients flow to every parameter", () => {

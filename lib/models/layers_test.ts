@@ -176,6 +176,14 @@ Deno.test("batchNorm: train modes use batch statistics; update moves running sta
   });
   close(r5.y.dataSync(), want);
   close(r5.variance.dataSync(), [4, 8.5]);
+  // Biased variance (tfjs-layers' convention): 8/3 instead of 4.
+  const r6 = batchNorm(tf.tensor2d(X), P(), S(), {
+    train: true,
+    updateStats: true,
+    epsilon: 0,
+    unbiasedVariance: false,
+  });
+  close(r6.variance.dataSync(), [0.9 * 4 + 0.1 * 8 / 3, 0.9 * 9 + 0.1 * 8 / 3]);
 });
 
 Deno.test("batchNorm: errors for bad shapes and single-value batches", () => {
