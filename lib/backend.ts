@@ -4,13 +4,16 @@
  *
  * - `cpu`: pure JavaScript (`@tensorflow/tfjs-backend-cpu`), exact reference.
  * - `wasm`: XNNPACK (`@tensorflow/tfjs-backend-wasm`) plus this project's
- *   gradient kernels (`lib/kernels/`), which stock wasm lacks.
+ *   gradient kernels (`lib/kernels/`): the filter gradient stock wasm lacks,
+ *   and faster input-gradient, transposed-matmul and leading-axis sums.
+ *   Single-threaded under Deno (run independent seeds as parallel processes).
  * - `webgpu`: `@tensorflow/tfjs-backend-webgpu` on `navigator.gpu` (on Linux
  *   without a GPU: Mesa's lavapipe).
  * - `tensorflow`: libtensorflow through `tfjs-node-gpu` (CUDA) or `tfjs-node`
  *   (CPU), imported dynamically only when chosen.
  * - `auto`: `tensorflow` if installed, else the fastest CPU path
- *   ({@link FAST_CPU_BACKEND}).
+ *   ({@link FAST_CPU_BACKEND}, `wasm`: works on a fresh machine with nothing
+ *   but Deno).
  *
  * @module
  */
@@ -29,9 +32,23 @@ export const BACKEND_NAMES = [
 /** A backend name accepted by {@link useBackend}. */
 export type BackendName = typeof BACKEND_NAMES[number];
 
-/** The CPU backend `auto` picks when `tensorflow` is unavailable (chosen by `deno task bench`). */
+/**
+ * The backend `auto` picks when `tensorflow` is unavailable, chosen by
+ * measurement (`deno task bench`, README "Performance"): `wasm` with the
+ * project's kernels trains a WRN tens of times faster than `cpu` and needs no
+ * system package. `webgpu` is never picked automatically: on CPU-only Linux
+ * it runs on Mesa's lavapipe (a Debian package, slower than `wasm` on few
+ * cores), and in Deno it cannot read tensors synchronously (`dataSync`),
+ * which the training loop does.
+ *
+ * @example
+ * ```ts
+ * import { FAST_CPU_BACKEND } from "./backend.ts";
+ * if (FAST_CPU_BACKEND !== "wasm") throw new Error(FAST_CPU_BACKEND);
+ * ```
+ */
 export const FAST_CPU_BACKEND: Exclude<BackendName, "auto" | "tensorflow"> =
-  "cpu";
+  "wasm";
 
 /** Exact pinned versions of the TensorFlow.js packages. */
 export const TFJS_VERSION = "4.22.0";

@@ -10,7 +10,19 @@
  */
 import { displayChart, displayMarkdown } from "../lib/plot/display.ts";
 import type { VegaLiteSpec } from "../lib/plot/figures.ts";
-import { comparisonTable, markdownTable } from "../lib/plot/tables.ts";
+import {
+  type ComparisonRow,
+  comparisonTable,
+  markdownTable,
+} from "../lib/plot/tables.ts";
+import type { ErrorCurve, Table1ChartRow } from "../lib/plot/figures.ts";
+import {
+  DATASET_LABEL,
+  PAPER_TABLE1,
+  type PaperDataset,
+  table1Label,
+} from "../lib/plot/paper.ts";
+import { meanStd } from "../lib/plot/stats.ts";
 
 // The plotting API the notebooks use (the same as `mod.ts` re-exports).
 export * from "../lib/plot/figures.ts";
@@ -251,12 +263,18 @@ export function describeRun(
 ): string {
   const p = r.provenance;
   const seeds = Array.isArray(p.seeds) ? p.seeds.join(", ") : "?";
-  const backend = p.backend && typeof p.backend === "object"
-    ? String((p.backend as Record<string, unknown>).name ?? "?")
-    : "?";
+  const b =
+    (p.backend && typeof p.backend === "object" ? p.backend : {}) as Record<
+      string,
+      unknown
+    >;
+  const backend = b.device
+    ? `${b.backend ?? "?"} on ${b.device}`
+    : String(b.backend ?? "?");
+  const commit = String(p.gitCommit ?? "?");
   return `preset ${r.preset}, seeds ${seeds}, backend ${backend}, commit ${
-    String(p.gitCommit ?? "?").slice(0, 12)
-  }`;
+    commit.slice(0, 12)
+  }${commit.endsWith("-dirty") ? "-dirty" : ""}, written ${p.writtenAt ?? "?"}`;
 }
 
 /**
@@ -275,4 +293,285 @@ export function describeSettings(s: NotebookSettings): string {
   return `preset: ${s.preset}; results: ${rel(s.resultsDir)}; figures: ${
     rel(s.figuresDir)
   }`;
+}
+
+// ------------------------------------------------------------------ adapters
+// The runner's result files for Table 1, Fig. 4, Table 2 and the fine-tune
+// experiment, read into the shapes the plotting module takes. They accept
+// the field names the runner may use and fail naming the fields they found.
+
+type Json = Record<string, unknown>;
+
+function keysOf(x: unknown): string {
+  return x && typeof x === "object" ? Object.keys(x).join(", ") : String(x);
+}
+
+function numbers(x: unknown): number[] | undefined {
+  if (typeof x === "number" && Number.isFinite(x)) return [x];
+  if (Array.isArray(x) && x.length && x.every((v) => typeof v === "number")) {
+    return x as number[];
+  }
+  return undefined;
+}
+
+/** The first field of `o` among `names` holding a number or number[]. */
+function pick(o: Json, names: string[]): number[] | undefined {
+  for (const n of names) {
+    const v = numbers(o[n]);
+    if (v) return v;
+  }
+  return undefined;
+}
+
+const ERROR_FIELDS = [
+  "errors",
+  "testErrors",
+  "errorPerSeed",
+  "testErrorPerSeed",
+  "perSeed",
+  "values",
+  "testError",
+  "error",
+];
+
+/** One Table 1 entry of ours: our test errors (%) per seed. */
+export interface OurTable1Entry {
+  dataset: string;
+  method: "sgd" | "sam" | "pof";
+  /** The epoch evaluated in this preset. */
+  epoch: number;
+  /** The paper's epoch this corresponds to (200, 210 or 250). */
+  paperEpoch: number;
+  errors: number[];
+}
+
+/**
+ * Table 1 entries from `table1.json`'s data (an array of rows with
+ * dataset, method, epoch and per-seed errors, directly or under `rows` /
+ * `entries`), mapping the preset's epochs to the paper's: the end of
+ * training is 250, PoF's early evaluation 210, SGD's / SAM's mid one 200.
+ *
+ * @example
+ * ```ts
+ * import { table1Entries } from "./common.ts";
+ * const e = table1Entries({ rows: [{ dataset: "fashion-mnist", method: "pof",
+ *   epoch: 7, errors: [5, 6] }] }, { epochs: 10 });
+ * if (e[0].paperEpoch !== 210 || e[0].errors[1] !== 6) throw new Error();
+ * ```
+ */
+export function table1Entries(
+  data: unknown,
+  config: Json = {},
+): OurTable1Entry[] {
+  const d = data as Json;
+  const list = Array.isArray(d)
+    ? d
+    : [d?.rows, d?.entries, d?.table].find(Array.isArray);
+  if (!list) {
+    throw new Error(
+      `table1.json: expected an array of rows (or rows / entries), found fields: ${
+        keysOf(d)
+      }`,
+    );
+  }
+  return (list as Json[]).map((row, i) => {
+    const method = String(row.method ?? "").toLowerCase();
+    const m = method.includes("pof")
+      ? "pof"
+      : method.includes("sam")
+      ? "sam"
+      : method.includes("sgd")
+      ? "sgd"
+      : undefined;
+    const epoch = Number(row.epoch ?? row.evalEpoch);
+    const errors = pick(row, ERROR_FIELDS);
+    if (!m || !Number.isFinite(epoch) || !errors) {
+      throw new Error(
+        `table1.json row ${i}: need method, epoch and per-seed errors; found ${
+          JSON.stringify(row).slice(0, 200)
+        }`,
+      );
+    }
+    const end = Number(config.epochs);
+    const paperEpoch = Number(row.paperEpoch) ||
+      (epoch === end ? 250 : m === "pof" ? 210 : 200);
+    return {
+      dataset: String(row.dataset ?? "?"),
+      method: m,
+      epoch,
+      paperEpoch,
+      errors,
+    };
+  });
+}
+
+/**
+ * Rows for the Table 1 chart and the paper-vs-ours table, with the paper's
+ * number where the dataset is one of the paper's.
+ *
+ * @example
+ * ```ts
+ * import { table1Rows } from "./common.ts";
+ * const r = table1Rows([{ dataset: "fashion-mnist", method: "sam", epoch: 10,
+ *   paperEpoch: 250, errors: [4] }]);
+ * if (r[0].chart.paper?.mean !== 4.12 || r[0].compare.labels[1] !== "SAM 250") throw new Error();
+ * ```
+ */
+export function table1Rows(entries: OurTable1Entry[]): {
+  chart: Table1ChartRow;
+  compare: ComparisonRow;
+}[] {
+  const order = { sgd: 0, sam: 1, pof: 2 };
+  return [...entries].sort((a, b) =>
+    a.dataset.localeCompare(b.dataset) ||
+    order[a.method] - order[b.method] || a.paperEpoch - b.paperEpoch
+  ).map((e) => {
+    const paper = PAPER_TABLE1.find((p) =>
+      p.dataset === e.dataset && p.method === e.method &&
+      p.epoch === e.paperEpoch
+    )?.error;
+    const dataset = DATASET_LABEL[e.dataset as PaperDataset] ?? e.dataset;
+    const label = table1Label(e.method, e.paperEpoch);
+    return {
+      chart: { dataset, method: e.method, label, ours: e.errors, paper },
+      compare: {
+        labels: [dataset, label, String(e.epoch)],
+        paper,
+        ours: e.errors,
+      },
+    };
+  });
+}
+
+/**
+ * Fig. 4's curves from `fig4.json`'s data: `curves` as an array of
+ * `{method, points}`, or per method (`sam`, `pof`, under `curves` or at the
+ * top) an array of `{epoch, <errors>}` points.
+ *
+ * @example
+ * ```ts
+ * import { fig4Curves } from "./common.ts";
+ * const c = fig4Curves({ sam: [{ epoch: 1, testError: [9, 10] }], pof: [{ epoch: 2, errors: [8] }] });
+ * if (c.length !== 2 || c[1].points[0].epoch !== 2) throw new Error();
+ * ```
+ */
+export function fig4Curves(data: unknown): ErrorCurve[] {
+  const d = data as Json;
+  if (
+    Array.isArray(d?.curves) &&
+    (d.curves as Json[]).every((c) => Array.isArray(c.points))
+  ) {
+    return d.curves as ErrorCurve[];
+  }
+  const src =
+    (d?.curves && typeof d.curves === "object" ? d.curves : d) as Json;
+  const curves: ErrorCurve[] = [];
+  for (const m of ["sgd", "sam", "pof"] as const) {
+    const pts = src?.[m];
+    if (!Array.isArray(pts)) continue;
+    curves.push({
+      method: m,
+      points: (pts as Json[]).map((p, i) => {
+        const error = pick(p, ERROR_FIELDS);
+        if (!Number.isFinite(Number(p.epoch)) || !error) {
+          throw new Error(
+            `fig4.json ${m}[${i}]: need epoch and errors; found ${
+              JSON.stringify(p).slice(0, 200)
+            }`,
+          );
+        }
+        return { epoch: Number(p.epoch), error };
+      }),
+    });
+  }
+  if (!curves.length) {
+    throw new Error(
+      `fig4.json: no curves found (expected curves or sam / pof arrays); fields: ${
+        keysOf(d)
+      }`,
+    );
+  }
+  return curves;
+}
+
+/**
+ * Seconds per epoch of SGD, SAM and PoF from `table2.json`'s data (under
+ * `seconds` / `secondsPerEpoch` or at the top; a number, a per-repeat array
+ * (mean taken), or an object with `seconds` / `secondsPerEpoch` / `mean`).
+ *
+ * @example
+ * ```ts
+ * import { table2Seconds } from "./common.ts";
+ * const s = table2Seconds({ seconds: { sgd: [1, 3], sam: 3, pof: { mean: 2.5 } } });
+ * if (s.sgd !== 2 || s.pof !== 2.5) throw new Error();
+ * ```
+ */
+export function table2Seconds(
+  data: unknown,
+): Record<"sgd" | "sam" | "pof", number> {
+  const d = data as Json;
+  const src = [d?.secondsPerEpoch, d?.seconds, d].find((x) =>
+    x && typeof x === "object" && "sgd" in (x as Json)
+  ) as Json | undefined;
+  if (!src) {
+    throw new Error(
+      `table2.json: expected seconds per epoch of sgd / sam / pof; fields: ${
+        keysOf(d)
+      }`,
+    );
+  }
+  const out = {} as Record<"sgd" | "sam" | "pof", number>;
+  for (const m of ["sgd", "sam", "pof"] as const) {
+    const v = src[m];
+    const vals = numbers(v) ??
+      (v && typeof v === "object"
+        ? pick(v as Json, ["secondsPerEpoch", "seconds", "mean"])
+        : undefined);
+    if (!vals) {
+      throw new Error(
+        `table2.json: no seconds for ${m}: ${JSON.stringify(v)?.slice(0, 200)}`,
+      );
+    }
+    out[m] = meanStd(vals).mean;
+  }
+  return out;
+}
+
+/**
+ * Test errors (%) per seed after PoF and after PoF + classifier fine-tuning,
+ * from `finetune.json`'s data (`pof` / `finetune`, or `before` / `after`,
+ * each per-seed errors or an object holding them).
+ *
+ * @example
+ * ```ts
+ * import { finetuneErrors } from "./common.ts";
+ * const f = finetuneErrors({ pof: { errors: [5, 6] }, finetune: [5.5, 6] });
+ * if (f.finetune[0] !== 5.5 || f.pof[1] !== 6) throw new Error();
+ * ```
+ */
+export function finetuneErrors(
+  data: unknown,
+): { pof: number[]; finetune: number[] } {
+  const d = data as Json;
+  const get = (names: string[]) => {
+    for (const n of names) {
+      const v = d?.[n];
+      const vals = numbers(v) ??
+        (v && typeof v === "object"
+          ? pick(v as Json, ERROR_FIELDS)
+          : undefined);
+      if (vals) return vals;
+    }
+    return undefined;
+  };
+  const pof = get(["pof", "before"]);
+  const finetune = get(["finetune", "after"]);
+  if (!pof || !finetune) {
+    throw new Error(
+      `finetune.json: expected pof / finetune test errors; fields: ${
+        keysOf(d)
+      }`,
+    );
+  }
+  return { pof, finetune };
 }

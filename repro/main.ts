@@ -140,8 +140,11 @@ export function parseCli(args: string[]): CliOptions | "help" {
     );
   }
   for (const f of STRING_FLAGS) {
-    if (Array.isArray(a[f])) {
-      throw new UsageError(`--${f} given more than once: ${a[f].join(", ")}`);
+    const given = args.filter((x) => x === `--${f}` || x.startsWith(`--${f}=`));
+    if (given.length > 1) {
+      throw new UsageError(
+        `--${f} given more than once (${given.length} times); give it once`,
+      );
     }
     if (a[f] === "") {
       throw new UsageError(`--${f} needs a value (see --help)`);

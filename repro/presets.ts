@@ -172,11 +172,11 @@ export const PRESETS: Record<PresetName, Preset> = {
     "smoke",
     "smoke: synthetic 8x8 images (256 training / 128 test), WRN-10-1, batch 32, 10 epochs " +
       "(milestones 2/5/6/8, SAM 8 -> PoF 2), 1 seed: checks the machinery, not the paper; " +
-      "a few minutes for all targets on 2 CPU cores.",
+      "a few minutes for all targets on 2 CPU cores with the wasm backend.",
     10,
     {
       datasets: [{
-        name: "synthetic-images",
+        name: "synthetic-images-8x8",
         lr: 0.1,
         rho: 0.05,
         trainLimit: 256,

@@ -180,6 +180,9 @@ Deno.test("ENV, CMD, volumes and ports of the image", () => {
   assertStringIncludes(cmd[0].args, "$POF_PRESET");
   assert("repro:all" in denoJson.tasks, "deno.json has no task repro:all");
   assert("gpu:check" in denoJson.tasks, "deno.json has no task gpu:check");
+  // tools/launch_gpus.ts starts `deno task repro ... --shard i/n`.
+  assert("repro" in denoJson.tasks, "deno.json has no task repro");
+  assert("repro:gpus" in denoJson.tasks, "deno.json has no task repro:gpus");
   const workdir = instructions.filter((i) => i.op === "WORKDIR").pop()!.args;
   const volumes = JSON.parse(
     instructions.find((i) => i.op === "VOLUME")!.args,

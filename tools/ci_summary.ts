@@ -28,6 +28,10 @@ export interface TestCounts {
 // deno-lint-ignore no-control-regex
 const ANSI = /\x1b\[[0-9;]*m/g;
 const RESULT = /^(\s*)(.*) \.\.\. (ok|FAILED|ignored)\b/;
+/** A test's first line when its result comes later: `name ...`, maybe with stray stderr text after it. */
+const START = /^(\s*)\S.*? \.\.\./;
+/** A result whose `name ...` part was cut off by interleaved stderr output (e.g. `Check x.ts`). */
+const FRAGMENT = /^\s*(ok|FAILED|ignored)(?: \(|$)/;
 const UNCAUGHT = /^Uncaught error from (.+) FAILED\s*$/;
 const SUMMARY = /^(ok|FAILED) \| \d+ passed/;
 
@@ -57,6 +61,8 @@ export function summarizeTestOutput(text: string): TestCounts {
   };
   // children[d] = results seen at depth d since the last result at depth d-1.
   const children: number[] = [];
+  // Depth of the last `name ...` line still waiting for its result.
+  let pendingDepth: number | null = null;
   let inErrorReport = false;
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.replace(ANSI, "");
@@ -73,15 +79,28 @@ export function summarizeTestOutput(text: string): TestCounts {
       counts.failed++;
       continue;
     }
+    let depth: number;
+    let result: string;
     const m = line.match(RESULT);
-    if (!m) continue;
-    const depth = Math.floor(m[1].length / 2);
+    const f = m ? null : line.match(FRAGMENT);
+    if (m) {
+      depth = Math.floor(m[1].length / 2);
+      result = m[3];
+    } else if (f && pendingDepth !== null) {
+      depth = pendingDepth;
+      result = f[1];
+    } else {
+      const st = line.match(START);
+      if (st) pendingDepth = Math.floor(st[1].length / 2);
+      continue;
+    }
+    pendingDepth = null;
     const isParent = (children[depth + 1] ?? 0) > 0;
     children[depth + 1] = 0;
     children[depth] = (children[depth] ?? 0) + 1;
     if (isParent) continue;
-    if (m[3] === "ok") counts.passed++;
-    else if (m[3] === "FAILED") counts.failed++;
+    if (result === "ok") counts.passed++;
+    else if (result === "FAILED") counts.failed++;
     else counts.ignored++;
   }
   return counts;

@@ -76,6 +76,22 @@ Deno.test("an all-green run and a run stopped by a type error", async () => {
   assertEquals(ciLine(c, bad.code), "0 passed, 1 failed");
 });
 
+Deno.test("a result line split by interleaved stderr output still counts", () => {
+  const text = [
+    "running 3 tests from ./x_test.ts",
+    "a ... ok (1ms)",
+    "worker test ...Check lib/data/loader_worker.ts",
+    " ok (9s)",
+    "parent ...",
+    "  step ...Check y.ts",
+    "  FAILED (2ms)",
+    "parent ... FAILED (due to 1 failed step) (3ms)",
+  ].join("\n");
+  const c = summarizeTestOutput(text);
+  // a, worker test passed; the step failed (its parent is not a leaf).
+  assertEquals([c.passed, c.failed, c.ignored], [2, 1, 0]);
+});
+
 Deno.test("colour codes and the ERRORS section do not change the counts", () => {
   const text = [
     "running 2 tests from ./x_test.ts",

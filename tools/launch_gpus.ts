@@ -1,5 +1,5 @@
 /**
- * `deno task gpus [--gpus all|N] [--print] [--] [repro arguments]`
+ * `deno task repro:gpus [--gpus all|N] [--print] [--] [repro arguments]`
  *
  * Runs the reproduction on several GPUs of one machine: one process per GPU,
  * each `deno task repro <repro arguments> --shard i/n` with
@@ -241,13 +241,13 @@ if (import.meta.main) {
     const ids = resolveGpuIds(opts.gpus, env, await listGpuIndices());
     plan = planShards(ids, opts.repro);
   } catch (e) {
-    console.error(`gpus: ${(e as Error).message}`);
+    console.error(`repro:gpus: ${(e as Error).message}`);
     Deno.exit(2);
   }
   const shards = plan.slice(0, -1), final = plan[plan.length - 1];
   for (const c of plan) {
     console.log(
-      `gpus: ${
+      `repro:gpus: ${
         c.shard === null ? "then" : "start"
       } CUDA_VISIBLE_DEVICES=${c.gpu} deno ${c.args.join(" ")}`,
     );
@@ -259,7 +259,9 @@ if (import.meta.main) {
     c === 0 ? [] : [`shard ${shards[i].shard} (exit ${c})`]
   );
   if (failed.length > 0) {
-    console.error(`gpus: failed: ${failed.join(", ")}; outputs not written`);
+    console.error(
+      `repro:gpus: failed: ${failed.join(", ")}; outputs not written`,
+    );
     Deno.exit(1);
   }
   const [code] = await runParallel(Deno.execPath(), [final], write);

@@ -132,6 +132,32 @@ export function checkExecutedNotebook(nb: Notebook): string[] {
   return problems;
 }
 
+/**
+ * The notebook's code cells joined into one TypeScript module (in cell
+ * order, each headed by a comment naming the cell), with the notebooks'
+ * `./common.ts` import pointed at `commonUrl`, so `deno check` can
+ * type-check a notebook as a whole.
+ *
+ * @example
+ * ```ts
+ * import { notebookModuleSource } from "./run_notebooks.ts";
+ * const src = notebookModuleSource({ cells: [
+ *   { cell_type: "code", source: ['import * as nb from "./common.ts";\n', "nb;"] },
+ *   { cell_type: "markdown", source: "# x" },
+ * ] }, "file:///repo/notebooks/common.ts");
+ * if (!src.includes('from "file:///repo/notebooks/common.ts"')) throw new Error(src);
+ * ```
+ */
+export function notebookModuleSource(nb: Notebook, commonUrl: string): string {
+  return nb.cells.map((c, i) =>
+    c.cell_type === "code"
+      ? `// ---- cell ${i}\n${
+        text(c.source).replaceAll('"./common.ts"', JSON.stringify(commonUrl))
+      }\n`
+      : ""
+  ).join("") + "export {};\n";
+}
+
 /** Parsed command line of `deno task notebooks`. */
 export interface NotebookCliOptions {
   preset: typeof NOTEBOOK_PRESETS[number];

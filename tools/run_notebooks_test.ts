@@ -14,6 +14,7 @@ import {
 import {
   checkExecutedNotebook,
   type Notebook,
+  notebookModuleSource,
   NotebookUsageError,
   parseNotebookCli,
   runNotebooks,
@@ -149,6 +150,32 @@ Deno.test("runNotebooks: refuses to write over the committed notebooks", async (
   } finally {
     Deno.chdir(cwd);
   }
+});
+
+Deno.test("every notebook's code type-checks as one module", async () => {
+  const nbDir = new URL("../notebooks/", import.meta.url);
+  const tmp = await Deno.makeTempDir({ prefix: "pof-nbcheck-" });
+  const files: string[] = [];
+  for (const e of Deno.readDirSync(nbDir)) {
+    if (!e.name.endsWith(".ipynb")) continue;
+    const nb = JSON.parse(await Deno.readTextFile(new URL(e.name, nbDir)));
+    const path = `${tmp}/${e.name.replace(/\.ipynb$/, ".ts")}`;
+    await Deno.writeTextFile(
+      path,
+      notebookModuleSource(nb, new URL("common.ts", nbDir).href),
+    );
+    files.push(path);
+  }
+  assert(files.length >= 5, `only ${files.length} notebooks`);
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["check", "--quiet", ...files],
+    cwd: tmp,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(r.stderr);
+  assertEquals(r.code, 0, err);
+  await Deno.remove(tmp, { recursive: true });
 });
 
 Deno.test({

@@ -25,6 +25,12 @@
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type { Params } from "../tree.ts";
+import type {
+  ApplyOptions,
+  BnState,
+  Model,
+  ModelParams,
+} from "../models/model.ts";
 // Side effect: registers TensorFlow.js's gradient functions.
 import "../models/layers.ts";
 
@@ -405,4 +411,108 @@ export function denseHessian(
     }
   }
   return h;
+}
+
+/** Examples held as arrays (row-major x), e.g. `ToyDataset` or `ArrayDataset`. */
+export interface ArraySet {
+  x: Float32Array;
+  y: Int32Array;
+  n: number;
+  /** Shape of one example. */
+  inputShape: number[];
+}
+
+/** Options of {@link modelBlockObjective}. */
+export interface ModelBlockOptions {
+  /** The parameter group the block belongs to. */
+  group: "features" | "classifier";
+  /** Keys of the block within the group (default: the whole group). */
+  keys?: string[];
+  /** Examples per chunk (default 2048). */
+  chunkSize?: number;
+  /** BatchNorm mode of the forward passes (default `{train: false}`). */
+  bn?: ApplyOptions;
+}
+
+/**
+ * The mean cross-entropy of `model` on `set` as a {@link BlockObjective} of
+ * one parameter block (any keys of phi or theta; every other parameter and
+ * the BatchNorm state fixed). Chunks build their tensors on demand, so a
+ * whole dataset is never held as tensors.
+ *
+ * @example
+ * ```ts
+ * import { useBackend } from "../backend.ts";
+ * import { Rng } from "../rng.ts";
+ * import { mlp } from "../models/mlp.ts";
+ * import { hessianVectorProduct, modelBlockObjective } from "./hessian.ts";
+ * await useBackend("cpu");
+ * const model = mlp({ inputDim: 2, hidden: [4], numClasses: 2 });
+ * const { params, state } = model.init(new Rng(0));
+ * const set = { x: Float32Array.of(1, 2, -1, 0.5, 0, 1), y: Int32Array.of(0, 1, 1), n: 3, inputShape: [2] };
+ * const obj = modelBlockObjective(model, params, state, set, { group: "features", keys: ["layer1.bias"], chunkSize: 2 });
+ * if (hessianVectorProduct(obj, [1, 0, 0, 0]).length !== 4) throw new Error();
+ * ```
+ */
+export function modelBlockObjective(
+  model: Model,
+  params: ModelParams,
+  bnState: BnState,
+  set: ArraySet,
+  options: ModelBlockOptions,
+): BlockObjective {
+  const { group } = options;
+  if (group !== "features" && group !== "classifier") {
+    throw new RangeError(
+      `modelBlockObjective: group must be "features" or "classifier", got ${
+        String(group)
+      }`,
+    );
+  }
+  const keys = options.keys ?? Object.keys(params[group]);
+  const block: Params = {};
+  for (const k of keys) {
+    if (!(k in params[group])) {
+      throw new Error(
+        `modelBlockObjective: no parameter "${k}" in ${group} [${
+          Object.keys(params[group]).join(", ")
+        }]`,
+      );
+    }
+    block[k] = params[group][k];
+  }
+  const chunkSize = options.chunkSize ?? 2048;
+  if (!Number.isInteger(chunkSize) || chunkSize < 1) {
+    throw new RangeError(
+      `modelBlockObjective: chunkSize must be a positive integer, got ${chunkSize}`,
+    );
+  }
+  const bn = options.bn ?? { train: false };
+  const dim = set.inputShape.reduce((a, b) => a * b, 1);
+  const chunks: ObjectiveChunk[] = [];
+  for (let i = 0; i < set.n; i += chunkSize) {
+    const j = Math.min(set.n, i + chunkSize);
+    chunks.push({
+      weight: (j - i) / set.n,
+      loss: (blk: Params) => {
+        const x = tf.tensor(set.x.subarray(i * dim, j * dim), [
+          j - i,
+          ...set.inputShape,
+        ]);
+        const y = tf.tensor1d(set.y.subarray(i, j), "int32");
+        const p: ModelParams = group === "features"
+          ? {
+            features: { ...params.features, ...blk },
+            classifier: params.classifier,
+          }
+          : {
+            features: params.features,
+            classifier: { ...params.classifier, ...blk },
+          };
+        const out = model.apply(p, bnState, x, bn);
+        return secondOrderCrossEntropy(out.logits, y);
+      },
+    });
+  }
+  return { params: block, chunks };
 }

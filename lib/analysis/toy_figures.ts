@@ -46,7 +46,7 @@
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { Rng } from "../rng.ts";
-import { disposeTree, type Params } from "../tree.ts";
+import { disposeTree } from "../tree.ts";
 import { type ToyData, toyData, type ToyDataOptions } from "../data/toy.ts";
 import { mlp } from "../models/mlp.ts";
 import type { Model, ModelParams } from "../models/model.ts";
@@ -58,7 +58,7 @@ import { arrayTrainData } from "../train/array_data.ts";
 import {
   type BlockObjective,
   hessianVectorProduct,
-  secondOrderCrossEntropy,
+  modelBlockObjective,
 } from "./hessian.ts";
 import { ClassifierCurvature, classifierVector } from "./classifier_hessian.ts";
 import { lanczosTopK, symmetricEigen } from "./eigen.ts";
@@ -533,31 +533,11 @@ export function layerObjective(
     );
   }
   const { group, keys } = layerKeys(params, layer, layers);
-  const block: Params = {};
-  for (const k of keys) block[k] = params[group][k];
-  const chunkSize = options.chunkSize ?? 2048;
-  const chunks = [];
-  for (let i = 0; i < set.n; i += chunkSize) {
-    const j = Math.min(set.n, i + chunkSize);
-    chunks.push({
-      weight: (j - i) / set.n,
-      loss: (blk: Params) => {
-        const b = toBatch(set, i, j);
-        const p: ModelParams = group === "features"
-          ? {
-            features: { ...params.features, ...blk },
-            classifier: params.classifier,
-          }
-          : {
-            features: params.features,
-            classifier: { ...params.classifier, ...blk },
-          };
-        const out = model.apply(p, {}, b.x, { train: false });
-        return secondOrderCrossEntropy(out.logits, b.y);
-      },
-    });
-  }
-  return { params: block, chunks };
+  return modelBlockObjective(model, params, {}, set, {
+    group,
+    keys,
+    chunkSize: options.chunkSize,
+  });
 }
 
 function featuresOf(

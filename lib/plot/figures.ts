@@ -469,7 +469,7 @@ function curvePanel(
         x,
         y: { field: "lo", type: "quantitative" },
         y2: { field: "hi" },
-        color: methodColor(methods),
+        color: { ...methodColor(methods), legend: null },
       },
     },
     {

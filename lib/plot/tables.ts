@@ -85,7 +85,7 @@ export interface ComparisonRow {
 
 /**
  * A "paper vs ours" table: label columns, then `paper`, `ours` (mean ± std
- * over seeds; the mean alone for one seed), `ours − paper` (difference of
+ * over seeds; the mean alone for one seed or a paper value with n = 1), `ours − paper` (difference of
  * means) and the number of seeds.
  *
  * @example
@@ -100,10 +100,16 @@ export interface ComparisonRow {
 export function comparisonTable(
   labelHeader: readonly string[],
   rows: readonly ComparisonRow[],
-  options: { digits?: number; unit?: string } = {},
+  options: {
+    digits?: number;
+    unit?: string;
+    /** Header of the paper's column (default "paper"), before the unit. */
+    paperHeader?: string;
+  } = {},
 ): string {
   const d = options.digits ?? 2;
   const u = options.unit ? ` (${options.unit})` : "";
+  const paperHeader = options.paperHeader ?? "paper";
   const body = rows.map((r, i) => {
     if (r.labels.length !== labelHeader.length) {
       throw new RangeError(
@@ -118,9 +124,11 @@ export function comparisonTable(
       : "n/a";
     return [
       ...r.labels,
-      r.paper
-        ? `${r.paper.mean.toFixed(d)} ± ${r.paper.std.toFixed(d)}`
-        : "n/a",
+      r.paper === undefined
+        ? "n/a"
+        : r.paper.n === 1
+        ? r.paper.mean.toFixed(d)
+        : `${r.paper.mean.toFixed(d)} ± ${r.paper.std.toFixed(d)}`,
       ours === undefined
         ? "n/a"
         : ours.n === 1
@@ -131,7 +139,7 @@ export function comparisonTable(
     ];
   });
   return markdownTable(
-    [...labelHeader, `paper${u}`, `ours${u}`, "ours − paper", "seeds"],
+    [...labelHeader, `${paperHeader}${u}`, `ours${u}`, "ours − paper", "seeds"],
     body,
     {
       alignRight: [0, 1, 2, 3].map((k) => labelHeader.length + k),

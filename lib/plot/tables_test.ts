@@ -1,6 +1,11 @@
 import { assertEquals, assertThrows } from "@std/assert";
 import { comparisonTable, formatMeanStd, markdownTable } from "./tables.ts";
-import { PAPER_TABLE1, PAPER_TABLE2, table1Label } from "./paper.ts";
+import {
+  PAPER_FINETUNE,
+  PAPER_TABLE1,
+  PAPER_TABLE2,
+  table1Label,
+} from "./paper.ts";
 
 Deno.test("markdownTable: layout, escaping, alignment, width check", () => {
   assertEquals(
@@ -36,6 +41,22 @@ Deno.test("formatMeanStd and comparisonTable: numbers by hand", () => {
   );
   assertEquals(lines[3], "| Fashion | SGD 200 | n/a | 5.00 | n/a | 1 |");
   assertEquals(lines[4], "| CIFAR | SGD 200 | 3.22 ± 0.14 | n/a | n/a | 0 |");
+  const h = comparisonTable(["m"], [{ labels: ["x"], ours: [1, 3] }], {
+    unit: "%",
+    paperHeader: "paper, CIFAR-10",
+    digits: 1,
+  }).split("\n");
+  assertEquals(
+    h[0],
+    "| m | paper, CIFAR-10 (%) | ours (%) | ours − paper | seeds |",
+  );
+  assertEquals(h[2], "| x | n/a | 2.0 ± 1.4 | n/a | 2 |");
+  const one = comparisonTable(["m"], [{
+    labels: ["y"],
+    paper: { mean: 2.4, std: 0, n: 1 },
+    ours: [2.5],
+  }]);
+  assertEquals(one.split("\n")[2], "| y | 2.40 | 2.50 | +0.10 | 1 |");
 });
 
 Deno.test("paper numbers: spot checks against the paper's tables", () => {
@@ -64,4 +85,9 @@ Deno.test("paper numbers: spot checks against the paper's tables", () => {
   assertEquals((PAPER_TABLE2.sam / PAPER_TABLE2.sgd).toFixed(2), "1.51");
   assertEquals((PAPER_TABLE2.pof / PAPER_TABLE2.sgd).toFixed(2), "1.17");
   assertEquals(table1Label("sam", 200), "SAM 200");
+  assertEquals([
+    PAPER_FINETUNE.pof.mean,
+    PAPER_FINETUNE.finetune.mean,
+    PAPER_FINETUNE.finetune.std,
+  ], [2.40, 2.39, 0.03]);
 });

@@ -44,6 +44,8 @@ function gather(d: ArrayDataset, idx: ArrayLike<number>): Batch {
  * ```ts
  * import { Rng } from "../rng.ts";
  * import { arrayTrainData } from "./array_data.ts";
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * const data = { x: new Float32Array([0, 1, 2, 3]), y: new Int32Array([0, 1, 0, 1]), n: 4, inputShape: [1] };
  * const loader = arrayTrainData(data, { batchSize: 2, rng: new Rng(0) });
  * loader.startEpoch(0);
@@ -111,6 +113,8 @@ export function arrayTrainData(
  * @example
  * ```ts
  * import { arrayEvalData } from "./array_data.ts";
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * const data = { x: new Float32Array([0, 1, 2]), y: new Int32Array([0, 1, 0]), n: 3, inputShape: [1] };
  * const sizes = [...arrayEvalData(data, 2).batches()].map((b) => b.y.shape[0]);
  * if (sizes.join() !== "2,1") throw new Error();

@@ -84,7 +84,8 @@ for (const name of DATASET_NAMES) {
   const d = imageDatasetInfo(name);
   DATASETS[name] = {
     name,
-    trainSize: d.trainSize,
+    // SVHN trains on train + extra (paper), as buildRun loads it.
+    trainSize: d.trainSize + (name === "svhn" ? d.extraSize ?? 0 : 0),
     testSize: d.testSize,
     inputShape: [d.height, d.width, d.channels],
     numClasses: d.numClasses,
@@ -364,3 +365,81 @@ export const buildRun: RunBuilder = (config, { optEpochOffset }) => {
   };
   return Promise.resolve(parts);
 };
+
+/** A run's image splits (limited as the run limits them) and normalisation, for analyses. */
+export interface AnalysisData {
+  train: ImageSet;
+  test: ImageSet;
+  /** Normalisation only (no random augmentation). */
+  augment: AugmentConfig;
+}
+
+/**
+ * The data a run trained on, for checkpoint analyses (Figs. 5, 6).
+ *
+ * @example
+ * ```ts
+ * import { analysisData } from "./build.ts";
+ * const d = await analysisData({ dataset: "synthetic-images-8x8", model: { kind: "wrn", depth: 10, widen: 1 },
+ *   method: { name: "sgd" }, seed: 0, epochs: 1, batchSize: 8, schedule: { baseLr: 0.1, milestones: [], factor: 1 },
+ *   momentum: 0.9, weightDecay: 0, keepEpochs: [], trainLimit: 20, testLimit: 10 });
+ * if (d.train.n !== 20 || d.test.n !== 10 || d.train.height !== 8) throw new Error();
+ * ```
+ */
+export async function analysisData(config: RunConfig): Promise<AnalysisData> {
+  const small = config.dataset === SYNTHETIC_8X8;
+  const info = imageDatasetInfo(small ? "synthetic-images" : config.dataset);
+  return {
+    train: limitImages(
+      await imageSplit(config.dataset, "train"),
+      config.trainLimit,
+    ),
+    test: limitImages(
+      await imageSplit(config.dataset, "test"),
+      config.testLimit,
+    ),
+    augment: { mean: info.mean, std: info.std },
+  };
+}
+
+/**
+ * `count` mini-batches of `batchSize` examples of `set`, normalised, not
+ * augmented, drawn without replacement within each pass over a seeded
+ * shuffle (passes repeat with fresh shuffles until `count` batches).
+ *
+ * @example
+ * ```ts
+ * import { sampleBatches } from "./build.ts";
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
+ * import { syntheticImages } from "../data/synthetic.ts";
+ * const set = syntheticImages({ n: 10, seed: 0, height: 4, width: 4 });
+ * const bs = [...sampleBatches(set, { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }, { batchSize: 4, count: 5, seed: 1 })];
+ * if (bs.length !== 5 || bs[4].y.shape[0] !== 4) throw new Error();
+ * ```
+ */
+export function* sampleBatches(
+  set: ImageSet,
+  augment: AugmentConfig,
+  options: { batchSize: number; count: number; seed: number },
+): Generator<Batch> {
+  const loader = new DataLoader(set, {
+    batchSize: Math.min(options.batchSize, set.n),
+    seed: options.seed,
+    augment,
+    train: false,
+    shuffle: true,
+    dropLast: true,
+  });
+  let made = 0;
+  for (let epoch = 0; made < options.count; epoch++) {
+    for (let k = 0; k < loader.batchesPerEpoch && made < options.count; k++) {
+      const h = loader.hostBatch(epoch, k);
+      made++;
+      yield {
+        x: tf.tensor4d(h.x, h.shape, "float32"),
+        y: tf.tensor1d(h.y, "int32"),
+      };
+    }
+  }
+}

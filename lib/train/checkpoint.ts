@@ -59,6 +59,8 @@ function groups(state: TrainState): [string, Params][] {
  * ```ts
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { decodeCheckpoint, encodeCheckpoint } from "./checkpoint.ts";
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * const state = { params: { features: { w: tf.tensor([1, 2]) }, classifier: {} }, bn: {},
  *   opt: { slots: {}, count: 3 } };
  * const bytes = await encodeCheckpoint({ epoch: 1, state, rng: [1, 2, 3, 4], loader: null });
@@ -219,6 +221,8 @@ async function writeAll(f: Deno.FsFile, bytes: Uint8Array): Promise<void> {
  * ```ts
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { latestCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * const dir = await Deno.makeTempDir();
  * const state = { params: { features: { w: tf.tensor([1]) }, classifier: {} }, bn: {},
  *   opt: { slots: {}, count: 0 } };

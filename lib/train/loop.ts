@@ -53,6 +53,8 @@ export class NonFiniteLossError extends Error {
  * ```ts
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { evaluate } from "./loop.ts";
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
  * import type { Model } from "../models/model.ts";
  * // A "model" whose logits are its inputs.
  * const model = { apply: (_p: unknown, s: unknown, x: tf.Tensor) =>

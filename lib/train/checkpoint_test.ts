@@ -1,0 +1,112 @@
+import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { useBackend } from "../backend.ts";
+import { Rng } from "../rng.ts";
+import {
+  type Checkpoint,
+  checkpointName,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  latestCheckpoint,
+  listCheckpoints,
+  loadCheckpoint,
+  pruneCheckpoints,
+  saveCheckpoint,
+} from "./checkpoint.ts";
+
+await useBackend("cpu");
+
+function sample(epoch: number, seed: number): Checkpoint {
+  const r = new Rng(seed);
+  return {
+    epoch,
+    state: {
+      params: {
+        features: {
+          "conv.kernel": tf.tensor(r.normalArray(3 * 3 * 2), [3, 3, 2]),
+        },
+        classifier: {
+          kernel: tf.tensor(r.normalArray(6), [2, 3]),
+          bias: tf.tensor([0.5, -1e-30, 3e38]),
+        },
+      },
+      bn: { "bn.mean": tf.tensor([1, 2]), "bn.variance": tf.tensor([3, 4]) },
+      opt: {
+        slots: {
+          momentum: {
+            "features/conv.kernel": tf.tensor(r.normalArray(18), [3, 3, 2]),
+          },
+        },
+        count: 1234,
+      },
+    },
+    rng: r.state(),
+    loader: { seed: 7, epoch, position: 0, weakCount: 9 },
+    extra: { id: "x", optEpochOffset: 3 },
+  };
+}
+
+async function flat(c: Checkpoint): Promise<Record<string, number[]>> {
+  const out: Record<string, number[]> = {};
+  const add = (prefix: string, t: Record<string, tf.Tensor>) => {
+    for (const [k, v] of Object.entries(t)) {
+      out[`${prefix}/${k}`] = [...v.shape, ...v.dataSync()];
+    }
+  };
+  add("f", c.state.params.features);
+  add("c", c.state.params.classifier);
+  add("bn", c.state.bn);
+  for (const [s, t] of Object.entries(c.state.opt.slots)) add(`slot:${s}`, t);
+  await Promise.resolve();
+  return out;
+}
+
+Deno.test("encode / decode round-trips every tensor bit-exactly and all metadata", async () => {
+  const c = sample(5, 1);
+  const back = decodeCheckpoint(await encodeCheckpoint(c), "mem");
+  assertEquals(await flat(back), await flat(c));
+  assertEquals(back.epoch, 5);
+  assertEquals(back.state.opt.count, 1234);
+  assertEquals(back.rng, c.rng);
+  assertEquals(back.loader, c.loader);
+  assertEquals(back.extra, c.extra);
+  // A resumed Rng continues where the saved one stood.
+  assertEquals(Rng.fromState(back.rng).uint32(), Rng.fromState(c.rng).uint32());
+});
+
+Deno.test("a truncated or foreign file is rejected with the file name and sizes", async () => {
+  const bytes = await encodeCheckpoint(sample(1, 2));
+  const e = assertThrows(() => decodeCheckpoint(bytes.subarray(0, bytes.length - 4), "f.bin"));
+  assert((e as Error).message.includes("f.bin") && (e as Error).message.includes("truncated"));
+  assertThrows(() => decodeCheckpoint(new TextEncoder().encode("hello world!"), "g.bin"), Error, "not a checkpoint");
+});
+
+Deno.test("a failed write (kill during the write) leaves the previous checkpoint in place", async () => {
+  const dir = await Deno.makeTempDir();
+  const first = sample(1, 3);
+  await saveCheckpoint(dir, first);
+  // Second save: the writer dies after half the bytes.
+  const second = { ...sample(2, 4), epoch: 1 };
+  await assertRejects(() =>
+    saveCheckpoint(dir, second, async (f, bytes) => {
+      await f.write(bytes.subarray(0, bytes.length >> 1));
+      throw new Error("killed");
+    }), Error, "killed");
+  assertEquals(await listCheckpoints(dir), [1]);
+  const back = await loadCheckpoint(dir, 1);
+  assertEquals(await flat(back), await flat(first));
+  // A temp file left by a process killed mid-write is not a checkpoint and gets pruned.
+  await Deno.writeFile(`${dir}/.tmp-999999-${checkpointName(2)}`, new Uint8Array(10));
+  assertEquals(await latestCheckpoint(dir), 1);
+  await pruneCheckpoints(dir, []);
+  const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  assertEquals(names, [checkpointName(1)]);
+});
+
+Deno.test("pruning keeps the requested epochs and the latest", async () => {
+  const dir = await Deno.makeTempDir();
+  for (const e of [1, 2, 3, 4, 5]) await saveCheckpoint(dir, sample(e, e));
+  await pruneCheckpoints(dir, [2]);
+  assertEquals(await listCheckpoints(dir), [2, 5]);
+  await assertRejects(() => loadCheckpoint(dir, 3), Error, "no checkpoint for epoch 3");
+});

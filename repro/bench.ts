@@ -1,0 +1,730 @@
+/**
+ * `deno task bench [--out FILE] [--short]`: the performance figures of the
+ * reproduction, side by side with their targets (issue 8). Prints a table and
+ * writes JSON (default `results/bench.json`, written atomically).
+ *
+ * - Per-step time of SGD, SAM and PoF on the same model and batch (median of
+ *   several steps after warm-up) on the fast CPU path, and the ratios
+ *   `sam_over_sgd`, `pof_over_sgd` (paper Table 2, per epoch: 1.51, 1.17).
+ *   PoF's weak batch is 1/8 of the update batch (the paper's 32 / 256).
+ *   Models: a WRN-16-4 at 32x32, batch 64, and the paper's WRN-28-10 at a
+ *   small batch (`--short`: WRN-10-1, batch 16; no WRN-28-10).
+ * - `speedup`: the stock `cpu` backend's SGD step over the fast path's on a
+ *   small WRN (the stock filter gradient makes larger ones impractical).
+ * - `train_over_forward`: fast-path SGD step over an inference forward.
+ * - Augmentation images/s on one core; tensors alive before/after 50 steps
+ *   per optimizer; the gain of running two independent runs as parallel
+ *   processes (the wasm backend is single-threaded under Deno).
+ * - `webgpu` (when an adapter exists): forward+backward time of the small
+ *   WRN, against the same on the fast path (asynchronous reads: webgpu cannot
+ *   read synchronously in Deno, so it cannot run the training loop).
+ *
+ * These are benchmark figures, never unit tests.
+ *
+ * @module
+ */
+import { parseArgs } from "@std/cli";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import {
+  type BackendInfo,
+  type BackendName,
+  FAST_CPU_BACKEND,
+  useBackend,
+} from "../lib/backend.ts";
+import { Rng } from "../lib/rng.ts";
+import { wideResNet } from "../lib/models/wide_resnet.ts";
+import { softmaxCrossEntropy } from "../lib/models/loss.ts";
+import { sgdMethod } from "../lib/optim/sgd.ts";
+import { samMethod } from "../lib/optim/sam.ts";
+import { pofMethod } from "../lib/optim/pof.ts";
+import type { Batch, Method, TrainState } from "../lib/train/method.ts";
+import type { Model } from "../lib/models/model.ts";
+import { augmentBatch } from "../lib/data/augment.ts";
+import { syntheticImages } from "../lib/data/synthetic.ts";
+import { DATASETS } from "../lib/data/datasets.ts";
+
+/** Targets of issue 8, printed beside the measurements. */
+export const BENCH_TARGETS = {
+  pof_over_sgd: { op: "<=", value: 1.10 },
+  sam_over_sgd: { op: "<=", value: 2.05 },
+  speedup: { op: ">=", value: 15 },
+  train_over_forward: { op: "<=", value: 3.5 },
+  augment_images_per_s: { op: ">=", value: 10_000 },
+  leaked_tensors: { op: "<=", value: 0 },
+} as const;
+
+/** A figure that has a target. */
+export type TargetName = keyof typeof BENCH_TARGETS;
+
+/**
+ * Whether `value` meets the target `name` (null when not measured).
+ *
+ * @example
+ * ```ts
+ * import { meetsTarget } from "./bench.ts";
+ * if (!meetsTarget("speedup", 20) || meetsTarget("pof_over_sgd", 1.2)) throw new Error();
+ * ```
+ */
+export function meetsTarget(
+  name: TargetName,
+  value: number | null,
+): boolean | null {
+  if (value === null || !Number.isFinite(value)) return null;
+  const t = BENCH_TARGETS[name];
+  return t.op === "<=" ? value <= t.value : value >= t.value;
+}
+
+/**
+ * The median of a non-empty list.
+ *
+ * @example
+ * ```ts
+ * import { median } from "./bench.ts";
+ * if (median([5, 1, 3]) !== 3 || median([4, 1, 3, 2]) !== 2.5) throw new Error();
+ * ```
+ */
+export function median(xs: number[]): number {
+  if (xs.length === 0) throw new RangeError("median: empty list");
+  const s = xs.slice().sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** A WRN configuration the bench trains. */
+export interface BenchModel {
+  depth: number;
+  widen: number;
+  /** [H, W, C]. */
+  inputShape: [number, number, number];
+  batch: number;
+}
+
+/** Sizes of one bench run (`full` or `short`). */
+export interface BenchPlan {
+  mode: "full" | "short";
+  /** Step-time comparison of SGD / SAM / PoF. */
+  methods: BenchModel;
+  /** The paper's WRN-28-10 at a small batch (null: skipped). */
+  wrn28: BenchModel | null;
+  warmup: number;
+  steps: number;
+  /** Small model for the stock-cpu speedup, the leak count and webgpu. */
+  small: BenchModel;
+  cpuSteps: number;
+  leakSteps: number;
+  augmentSeconds: number;
+  /** SGD steps each child process runs in the parallel-runs measurement. */
+  parallelSteps: number;
+}
+
+/**
+ * The bench sizes for a mode.
+ *
+ * @example
+ * ```ts
+ * import { benchPlan } from "./bench.ts";
+ * if (benchPlan(true).wrn28 !== null || benchPlan(false).methods.batch !== 64) throw new Error();
+ * ```
+ */
+export function benchPlan(short: boolean): BenchPlan {
+  return short
+    ? {
+      mode: "short",
+      methods: { depth: 10, widen: 1, inputShape: [32, 32, 3], batch: 16 },
+      wrn28: null,
+      warmup: 1,
+      steps: 3,
+      small: { depth: 10, widen: 1, inputShape: [16, 16, 3], batch: 8 },
+      cpuSteps: 1,
+      leakSteps: 50,
+      augmentSeconds: 0.5,
+      parallelSteps: 40,
+    }
+    : {
+      mode: "full",
+      methods: { depth: 16, widen: 4, inputShape: [32, 32, 3], batch: 64 },
+      wrn28: { depth: 28, widen: 10, inputShape: [32, 32, 3], batch: 8 },
+      warmup: 2,
+      steps: 5,
+      small: { depth: 10, widen: 1, inputShape: [32, 32, 3], batch: 8 },
+      cpuSteps: 2,
+      leakSteps: 50,
+      augmentSeconds: 2,
+      parallelSteps: 100,
+    };
+}
+
+function makeBatch(rng: Rng, m: BenchModel, n: number): Batch {
+  const [h, w, c] = m.inputShape;
+  return {
+    x: tf.tensor(rng.normalArray(n * h * w * c), [n, h, w, c]),
+    y: tf.tensor1d(Array.from({ length: n }, () => rng.int(10)), "int32"),
+  };
+}
+
+function buildModel(m: BenchModel): Model {
+  return wideResNet({
+    depth: m.depth,
+    widen: m.widen,
+    numClasses: 10,
+    inputShape: m.inputShape,
+  });
+}
+
+const METHODS: Record<string, () => Method> = {
+  sgd: () => sgdMethod({ lr: 0.01 }),
+  sam: () => samMethod({ lr: 0.01, rho: 0.05 }),
+  pof: () => pofMethod({ lr: 3e-5 }),
+};
+
+/** One training run on a fixed batch: step it, time it, dispose it. */
+class StepRunner {
+  state: TrainState;
+  batch: Batch;
+  weak: Batch;
+  rng: Rng;
+  /** Live tensors after construction (the run's own included). */
+  before: number;
+
+  constructor(
+    readonly model: Model,
+    readonly method: Method,
+    m: BenchModel,
+    seed: number,
+  ) {
+    this.rng = new Rng(seed);
+    const init = model.init(this.rng);
+    this.state = {
+      params: init.params,
+      bn: init.state,
+      opt: method.initOpt(init.params),
+    };
+    this.batch = makeBatch(this.rng, m, m.batch);
+    this.weak = makeBatch(this.rng, m, weakSize(m));
+    this.before = tf.memory().numTensors;
+  }
+
+  /** One step; returns its wall time (ms). */
+  step(): number {
+    const handed: Batch[] = [];
+    const t0 = performance.now();
+    const r = this.method.step(this.model, this.state, {
+      batch: this.batch,
+      weakBatch: () => {
+        const b = { x: tf.clone(this.weak.x), y: tf.clone(this.weak.y) };
+        handed.push(b);
+        return b;
+      },
+    }, this.rng);
+    this.state = r.state;
+    const dt = performance.now() - t0;
+    for (const b of handed) tf.dispose([b.x, b.y]);
+    return dt;
+  }
+
+  dispose(): void {
+    const s = this.state;
+    tf.dispose([
+      this.batch.x,
+      this.batch.y,
+      this.weak.x,
+      this.weak.y,
+      ...Object.values(s.params.features),
+      ...Object.values(s.params.classifier),
+      ...Object.values(s.bn),
+      ...Object.values(s.opt.slots).flatMap((t) => Object.values(t)),
+    ]);
+  }
+}
+
+/** PoF's weak batch: 1/8 of the update batch (the paper's 32 / 256), at least 2. */
+function weakSize(m: BenchModel): number {
+  return Math.max(2, Math.round(m.batch / 8));
+}
+
+/** Runs `steps` steps of `method`; returns per-step wall times (ms) and live tensor counts. */
+function runSteps(
+  model: Model,
+  method: Method,
+  m: BenchModel,
+  steps: number,
+  seed: number,
+): { times: number[]; before: number; after: number } {
+  const r = new StepRunner(model, method, m, seed);
+  const times = Array.from({ length: steps }, () => r.step());
+  const after = tf.memory().numTensors;
+  r.dispose();
+  return { times, before: r.before, after };
+}
+
+/** Step times of the three methods on one model. */
+export interface MethodTimes {
+  model: string;
+  batch: number;
+  weakBatch: number;
+  /** Median step time (ms) per method. */
+  medianMs: Record<string, number>;
+  /** All timed steps (ms) per method. */
+  stepsMs: Record<string, number[]>;
+  sam_over_sgd: number;
+  pof_over_sgd: number;
+}
+
+function timeMethods(
+  m: BenchModel,
+  warmup: number,
+  steps: number,
+): MethodTimes {
+  const model = buildModel(m);
+  const names = Object.keys(METHODS);
+  const runners = names.map((n, i) =>
+    new StepRunner(model, METHODS[n](), m, 1 + i)
+  );
+  // Warm up every method first, then interleave the timed steps, so that
+  // JIT warm-up and drifting machine load fall on all methods alike.
+  for (let i = 0; i < warmup; i++) for (const r of runners) r.step();
+  const times: number[][] = names.map(() => []);
+  for (let i = 0; i < steps; i++) {
+    runners.forEach((r, j) => times[j].push(r.step()));
+  }
+  for (const r of runners) r.dispose();
+  const medianMs: Record<string, number> = {};
+  const stepsMs: Record<string, number[]> = {};
+  names.forEach((n, j) => {
+    medianMs[n] = median(times[j]);
+    stepsMs[n] = times[j].map((t) => Math.round(t));
+    log(
+      `  ${model.name} batch ${m.batch} ${n}: ${
+        medianMs[n].toFixed(0)
+      } ms/step`,
+    );
+  });
+  return {
+    model: model.name,
+    batch: m.batch,
+    weakBatch: weakSize(m),
+    medianMs,
+    stepsMs,
+    sam_over_sgd: medianMs.sam / medianMs.sgd,
+    pof_over_sgd: medianMs.pof / medianMs.sgd,
+  };
+}
+
+function forwardMs(m: BenchModel, reps: number): number {
+  const model = buildModel(m);
+  const rng = new Rng(2);
+  const { params, state } = model.init(rng);
+  const b = makeBatch(rng, m, m.batch);
+  const times: number[] = [];
+  for (let i = 0; i < reps + 1; i++) {
+    const t0 = performance.now();
+    const out = model.apply(params, state, b.x, { train: false });
+    out.logits.dataSync();
+    times.push(performance.now() - t0);
+    tf.dispose([out.logits, out.features]);
+  }
+  tf.dispose([
+    b.x,
+    b.y,
+    ...Object.values(params.features),
+    ...Object.values(params.classifier),
+    ...Object.values(state),
+  ]);
+  return median(times.slice(1));
+}
+
+/** Forward + backward of the loss w.r.t. all parameters, read asynchronously. */
+async function gradientMs(m: BenchModel, reps: number): Promise<number> {
+  const model = buildModel(m);
+  const rng = new Rng(3);
+  const { params, state } = model.init(rng);
+  const b = makeBatch(rng, m, m.batch);
+  const keys = [
+    ...Object.keys(params.features).map((k) => ["features", k] as const),
+    ...Object.keys(params.classifier).map((k) => ["classifier", k] as const),
+  ];
+  const xs = keys.map(([g, k]) => params[g][k]);
+  const times: number[] = [];
+  for (let i = 0; i < reps + 1; i++) {
+    const t0 = performance.now();
+    const { value, grads } = tf.valueAndGrads((...ts: tf.Tensor[]) => {
+      const p = {
+        features: { ...params.features },
+        classifier: { ...params.classifier },
+      };
+      keys.forEach(([g, k], j) => (p[g][k] = ts[j]));
+      const out = model.apply(p, state, b.x, {
+        train: true,
+        updateStats: false,
+      });
+      return softmaxCrossEntropy(out.logits, b.y);
+    })(xs);
+    await value.data();
+    for (const g of grads) await g.data();
+    times.push(performance.now() - t0);
+    tf.dispose([value, ...grads]);
+  }
+  tf.dispose([b.x, b.y, ...xs, ...Object.values(state)]);
+  return median(times.slice(1));
+}
+
+function augmentImagesPerSecond(seconds: number): number {
+  const set = syntheticImages({ n: 1024, seed: 0 });
+  const info = DATASETS.cifar10;
+  const cfg = { mean: info.mean, std: info.std, ...info.augment };
+  const rng = new Rng(0);
+  const out = new Float32Array(256 * 32 * 32 * 3);
+  const idx = Array.from({ length: 256 }, (_, i) => (i * 7) % 1024);
+  augmentBatch(set, idx, cfg, rng, out); // warm-up
+  let images = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < seconds * 1000) {
+    augmentBatch(set, idx, cfg, rng, out);
+    images += 256;
+  }
+  return images / ((performance.now() - t0) / 1000);
+}
+
+/**
+ * Runs `copies` child processes at once, each timing `steps` SGD steps of `m`
+ * after one warm-up step; returns each child's timed seconds (process start-up
+ * and warm-up excluded).
+ */
+async function childSeconds(
+  copies: number,
+  steps: number,
+  m: BenchModel,
+): Promise<number[]> {
+  const args = [
+    "run",
+    "-A",
+    `--import-map=${
+      new URL("../tools/offline_import_map.json", import.meta.url).pathname
+    }`,
+    new URL(import.meta.url).pathname,
+    "--child",
+    String(steps),
+    "--child-model",
+    JSON.stringify(m),
+  ];
+  const outs = await Promise.all(
+    Array.from(
+      { length: copies },
+      () =>
+        new Deno.Command(Deno.execPath(), {
+          args,
+          stdout: "piped",
+          stderr: "piped",
+        }).output(),
+    ),
+  );
+  return outs.map((o) => {
+    const text = new TextDecoder().decode(o.stdout).trim().split("\n").pop();
+    const secs = Number(text);
+    if (!o.success || !Number.isFinite(secs)) {
+      throw new Error(
+        `bench child failed (stdout "${text}"): ${
+          new TextDecoder().decode(o.stderr).slice(-2000)
+        }`,
+      );
+    }
+    return secs;
+  });
+}
+
+async function webgpuAvailable(): Promise<boolean> {
+  const gpu = (navigator as unknown as {
+    gpu?: { requestAdapter(): Promise<unknown> };
+  }).gpu;
+  try {
+    return !!(gpu && await gpu.requestAdapter());
+  } catch {
+    return false;
+  }
+}
+
+/** Everything `deno task bench` measures (written as JSON). */
+export interface BenchResult {
+  mode: "full" | "short";
+  date: string;
+  machine: { cpu: string; logicalCores: number; os: string; deno: string };
+  backend: BackendInfo;
+  methods: MethodTimes;
+  wrn28: MethodTimes | null;
+  sam_over_sgd: number;
+  pof_over_sgd: number;
+  small: {
+    model: string;
+    batch: number;
+    cpuStepMs: number;
+    fastStepMs: number;
+    fastForwardMs: number;
+  };
+  speedup: number;
+  train_over_forward: number;
+  trainModelForwardMs: number;
+  augment_images_per_s: number;
+  leaks: Record<string, { before: number; after: number; steps: number }>;
+  leaked_tensors: number;
+  parallel: {
+    copies: number;
+    oneSeconds: number;
+    twoSeconds: number;
+    /** Throughput of two parallel runs over one run alone (timed steps only). */
+    gain: number;
+  } | null;
+  webgpu:
+    | { gradientMs: number; fastGradientMs: number; over_fast: number }
+    | null;
+  targets: Record<
+    string,
+    { target: string; value: number | null; met: boolean | null }
+  >;
+}
+
+let quiet = false;
+function log(s: string): void {
+  if (!quiet) console.error(s);
+}
+
+function cpuName(): string {
+  try {
+    const m = Deno.readTextFileSync("/proc/cpuinfo").match(
+      /model name\s*:\s*(.*)/,
+    );
+    if (m) return m[1].trim();
+  } catch { /* not Linux */ }
+  return "unknown";
+}
+
+/**
+ * Runs every measurement of the plan and returns the figures. Leaves the
+ * fast CPU backend active.
+ *
+ * @example
+ * ```ts ignore
+ * import { benchPlan, runBench } from "./bench.ts";
+ * const r = await runBench(benchPlan(true));
+ * console.log(r.speedup);
+ * ```
+ */
+export async function runBench(
+  plan: BenchPlan,
+  options: { parallel?: boolean; webgpu?: boolean } = {},
+): Promise<BenchResult> {
+  const fast = FAST_CPU_BACKEND as BackendName;
+  const backend = await useBackend(fast);
+  log(
+    `fast CPU path: ${backend.backend} (${backend.projectKernels.join(", ")})`,
+  );
+
+  log("step times (SGD / SAM / PoF):");
+  const methods = timeMethods(plan.methods, plan.warmup, plan.steps);
+  const trainModelForwardMs = forwardMs(plan.methods, 3);
+  const wrn28 = plan.wrn28 ? timeMethods(plan.wrn28, 1, 3) : null;
+
+  log("leak check:");
+  const leaks: BenchResult["leaks"] = {};
+  const leakModel = buildModel(plan.small);
+  for (const [name, make] of Object.entries(METHODS)) {
+    const r = runSteps(leakModel, make(), plan.small, plan.leakSteps, 4);
+    leaks[name] = { before: r.before, after: r.after, steps: plan.leakSteps };
+    log(
+      `  ${name}: ${r.before} -> ${r.after} tensors after ${plan.leakSteps} steps`,
+    );
+  }
+  const leaked = Math.max(
+    ...Object.values(leaks).map((l) => l.after - l.before),
+  );
+
+  log("fast path vs stock cpu:");
+  const fastSmall = runSteps(
+    leakModel,
+    METHODS.sgd(),
+    plan.small,
+    plan.warmup + plan.steps,
+    5,
+  );
+  const fastStepMs = median(fastSmall.times.slice(plan.warmup));
+  const fastForwardMs = forwardMs(plan.small, 3);
+  let webgpu: BenchResult["webgpu"] = null;
+  const fastGradientMs = options.webgpu !== false && await webgpuAvailable()
+    ? await gradientMs(plan.small, 3)
+    : null;
+  await useBackend("cpu");
+  const cpu = runSteps(leakModel, METHODS.sgd(), plan.small, plan.cpuSteps, 5);
+  const cpuStepMs = median(cpu.times);
+  log(
+    `  ${leakModel.name} batch ${plan.small.batch}: cpu ${
+      cpuStepMs.toFixed(0)
+    } ms, ${fast} ${fastStepMs.toFixed(0)} ms`,
+  );
+  if (fastGradientMs !== null) {
+    try {
+      await useBackend("webgpu");
+      const g = await gradientMs(plan.small, 3);
+      webgpu = { gradientMs: g, fastGradientMs, over_fast: g / fastGradientMs };
+      log(
+        `  webgpu forward+backward ${g.toFixed(0)} ms vs ${fast} ${
+          fastGradientMs.toFixed(0)
+        } ms`,
+      );
+    } catch (e) {
+      log(`  webgpu unavailable: ${(e as Error).message.split("\n")[0]}`);
+    }
+  }
+  await useBackend(fast);
+
+  log("augmentation:");
+  const augment = augmentImagesPerSecond(plan.augmentSeconds);
+  log(`  ${augment.toFixed(0)} images/s`);
+
+  let parallel: BenchResult["parallel"] = null;
+  if (options.parallel !== false) {
+    log("parallel runs (2 processes vs 1):");
+    const [one] = await childSeconds(1, plan.parallelSteps, plan.small);
+    const two = await childSeconds(2, plan.parallelSteps, plan.small);
+    const twoSeconds = Math.max(...two);
+    parallel = {
+      copies: 2,
+      oneSeconds: one,
+      twoSeconds,
+      gain: (2 * one) / twoSeconds,
+    };
+    log(
+      `  one run ${one.toFixed(1)} s; two at once ${
+        two.map((t) => t.toFixed(1)).join(" s, ")
+      } s: throughput x${parallel.gain.toFixed(2)}`,
+    );
+  }
+
+  const figures = {
+    pof_over_sgd: methods.pof_over_sgd,
+    sam_over_sgd: methods.sam_over_sgd,
+    speedup: cpuStepMs / fastStepMs,
+    train_over_forward: methods.medianMs.sgd / trainModelForwardMs,
+    augment_images_per_s: augment,
+    leaked_tensors: leaked,
+  };
+  const targets: BenchResult["targets"] = {};
+  for (const [k, v] of Object.entries(figures)) {
+    const t = BENCH_TARGETS[k as TargetName];
+    targets[k] = {
+      target: `${t.op} ${t.value}`,
+      value: v,
+      met: meetsTarget(k as TargetName, v),
+    };
+  }
+  return {
+    mode: plan.mode,
+    date: new Date().toISOString(),
+    machine: {
+      cpu: cpuName(),
+      logicalCores: navigator.hardwareConcurrency ?? 1,
+      os: `${Deno.build.os}-${Deno.build.arch}`,
+      deno: Deno.version.deno,
+    },
+    backend,
+    methods,
+    wrn28,
+    sam_over_sgd: figures.sam_over_sgd,
+    pof_over_sgd: figures.pof_over_sgd,
+    small: {
+      model: leakModel.name,
+      batch: plan.small.batch,
+      cpuStepMs,
+      fastStepMs,
+      fastForwardMs,
+    },
+    speedup: figures.speedup,
+    train_over_forward: figures.train_over_forward,
+    trainModelForwardMs,
+    augment_images_per_s: augment,
+    leaks,
+    leaked_tensors: leaked,
+    parallel,
+    webgpu,
+    targets,
+  };
+}
+
+/**
+ * The printed summary: each figure beside its target.
+ *
+ * @example
+ * ```ts
+ * import { formatTargets } from "./bench.ts";
+ * const s = formatTargets({ speedup: { target: ">= 15", value: 20, met: true } });
+ * if (!s.includes("speedup") || !s.includes("yes")) throw new Error(s);
+ * ```
+ */
+export function formatTargets(targets: BenchResult["targets"]): string {
+  const rows = Object.entries(targets).map(([k, t]) =>
+    `${k.padEnd(22)} ${
+      t.value === null
+        ? "n/a".padStart(12)
+        : (Math.abs(t.value) >= 100 ? t.value.toFixed(0) : t.value.toFixed(3))
+          .padStart(12)
+    }   target ${t.target.padEnd(10)} ${
+      t.met === null ? "-" : t.met ? "yes" : "NO"
+    }`
+  );
+  return ["figure                        value   target      met", ...rows]
+    .join("\n");
+}
+
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
+  await Deno.mkdir(dir, { recursive: true });
+  const tmp = `${path}.${Deno.pid}.tmp`;
+  await Deno.writeTextFile(tmp, text);
+  await Deno.rename(tmp, path);
+}
+
+async function child(steps: number, m: BenchModel): Promise<void> {
+  quiet = true;
+  await useBackend(FAST_CPU_BACKEND);
+  const r = new StepRunner(buildModel(m), METHODS.sgd(), m, 6);
+  r.step(); // warm-up
+  let ms = 0;
+  for (let i = 0; i < steps; i++) ms += r.step();
+  r.dispose();
+  console.log(String(ms / 1000));
+}
+
+if (import.meta.main) {
+  const args = parseArgs(Deno.args, {
+    string: ["out", "child", "child-model"],
+    boolean: ["short", "help", "no-parallel", "no-webgpu"],
+    default: { out: "results/bench.json" },
+  });
+  if (args.help) {
+    console.log(
+      "deno task bench [--out FILE] [--short] [--no-parallel] [--no-webgpu]\n" +
+        "Measures step times of SGD/SAM/PoF, fast path vs stock cpu, augmentation, leaks;\n" +
+        "prints them beside the targets and writes JSON to --out (default results/bench.json).",
+    );
+    Deno.exit(0);
+  }
+  if (args.child) {
+    const steps = Number(args.child);
+    if (!Number.isInteger(steps) || steps < 1) {
+      throw new RangeError(
+        `--child needs a positive step count, got "${args.child}"`,
+      );
+    }
+    await child(steps, JSON.parse(String(args["child-model"])) as BenchModel);
+    Deno.exit(0);
+  }
+  const plan = benchPlan(args.short === true);
+  const result = await runBench(plan, {
+    parallel: !args["no-parallel"],
+    webgpu: !args["no-webgpu"],
+  });
+  console.log(
+    `\n${plan.mode} bench on ${result.machine.cpu} (${result.machine.logicalCores} logical cores), ` +
+      `backend ${result.backend.backend}\n` + formatTargets(result.targets),
+  );
+  await writeAtomic(String(args.out), JSON.stringify(result, null, 2) + "\n");
+  console.log(`wrote ${args.out}`);
+}

@@ -1,0 +1,150 @@
+/**
+ * Table 1: test error (%) of SGD at the mid and last epochs, SAM at the
+ * switch and last epochs, and SAM -> PoF at the early and last epochs, on
+ * every dataset of the preset, mean +- std over seeds, beside the paper's
+ * numbers. Errors are read at those fixed epochs (never "best").
+ *
+ * Writes `table1.json`, `table1.md`, `table1.svg`.
+ *
+ * @module
+ */
+import { meanStd } from "../../lib/plot/stats.ts";
+import { comparisonTable } from "../../lib/plot/tables.ts";
+import { table1Spec, type Table1ChartRow } from "../../lib/plot/figures.ts";
+import { renderSvg } from "../../lib/plot/render.ts";
+import {
+  DATASET_LABEL,
+  PAPER_TABLE1,
+  type PaperDataset,
+} from "../../lib/plot/paper.ts";
+import { pofRun, samBaseRun, samContinuedRun, sgdRun } from "../presets.ts";
+import {
+  atEpoch,
+  type Preset,
+  type RunConfig,
+  type Target,
+  writeTargetJson,
+  writeTargetText,
+} from "../target.ts";
+
+/** One row of Table 1 as computed. */
+export interface Table1Row {
+  dataset: string;
+  method: "sgd" | "sam" | "pof";
+  /** The paper's epoch this row stands for (200, 210 or 250). */
+  paperEpoch: number;
+  /** The epoch it was read at in this preset. */
+  epoch: number;
+  /** Test error (%) per seed. */
+  errors: number[];
+}
+
+/** The rows of Table 1: which run and epoch each cell reads. */
+export function table1Cells(
+  p: Preset,
+): { method: "sgd" | "sam" | "pof"; paperEpoch: number; epoch: number }[] {
+  return [
+    { method: "sgd", paperEpoch: 200, epoch: p.midEpoch },
+    { method: "sgd", paperEpoch: 250, epoch: p.epochs },
+    { method: "sam", paperEpoch: 200, epoch: p.switchEpoch },
+    { method: "sam", paperEpoch: 250, epoch: p.epochs },
+    { method: "pof", paperEpoch: 210, epoch: p.pofEarlyEpoch },
+    { method: "pof", paperEpoch: 250, epoch: p.epochs },
+  ];
+}
+
+function label(method: string, paperEpoch: number): string {
+  return `${
+    method === "pof" ? "SAM->PoF" : method.toUpperCase()
+  } ${paperEpoch}`;
+}
+
+/** Table 1. */
+export const target: Target = {
+  name: "table1",
+  title:
+    "Table 1: test error of SGD, SAM, SAM -> PoF at the paper's epochs, mean +- std over seeds",
+  runs(p, seeds) {
+    const out: RunConfig[] = [];
+    for (const ds of p.datasets) {
+      for (const s of seeds) {
+        out.push(sgdRun(p, ds, s), samContinuedRun(p, ds, s), pofRun(p, ds, s));
+      }
+    }
+    return out;
+  },
+  async produce(ctx) {
+    const p = ctx.preset;
+    const rows: Table1Row[] = [];
+    for (const ds of p.datasets) {
+      for (const cell of table1Cells(p)) {
+        const errors: number[] = [];
+        for (const s of ctx.seeds) {
+          const run = cell.method === "sgd"
+            ? sgdRun(p, ds, s)
+            : cell.method === "pof"
+            ? pofRun(p, ds, s)
+            : cell.epoch <= p.switchEpoch
+            ? samBaseRun(p, ds, s)
+            : samContinuedRun(p, ds, s);
+          errors.push(atEpoch(await ctx.runs.history(run), cell.epoch).testError);
+        }
+        rows.push({ dataset: ds.name, ...cell, errors });
+      }
+    }
+    const paperOf = (r: Table1Row) =>
+      PAPER_TABLE1.find((e) =>
+        e.dataset === r.dataset && e.method === r.method &&
+        e.epoch === r.paperEpoch
+      )?.error;
+    const dsLabel = (name: string) =>
+      DATASET_LABEL[name as PaperDataset] ?? name;
+    const md = [
+      `# Table 1: test error (%)`,
+      "",
+      `Preset \`${p.name}\`: ${p.description}`,
+      "",
+      `Seeds: ${ctx.seeds.join(", ")}. "epoch" is the epoch read in this preset ` +
+      `(the paper's 200 / 210 / 250 scaled to ${p.epochs} epochs). ` +
+      `The paper's numbers are for its own settings (WRN-28-10, 250 epochs, full datasets).`,
+      "",
+      comparisonTable(
+        ["dataset", "method", "epoch"],
+        rows.map((r) => ({
+          labels: [dsLabel(r.dataset), label(r.method, r.paperEpoch), String(r.epoch)],
+          paper: paperOf(r),
+          ours: r.errors,
+        })),
+        { unit: "%" },
+      ),
+      "",
+    ].join("\n");
+    const chart: Table1ChartRow[] = rows.map((r) => ({
+      dataset: dsLabel(r.dataset),
+      method: r.method,
+      label: label(r.method, r.paperEpoch),
+      ours: r.errors,
+      paper: paperOf(r),
+    }));
+    const files = [
+      await writeTargetJson(ctx, "table1.json", {
+        rows: rows.map((r) => ({
+          ...r,
+          mean: meanStd(r.errors).mean,
+          std: meanStd(r.errors).std,
+          paper: paperOf(r) ?? null,
+        })),
+      }),
+      await writeTargetText(ctx, "table1.md", md),
+      await writeTargetText(ctx, "table1.svg", await renderSvg(table1Spec(chart))),
+    ];
+    return {
+      files,
+      summary: rows.filter((r) => r.paperEpoch !== 200).map((r) =>
+        `${dsLabel(r.dataset)} ${label(r.method, r.paperEpoch)} (epoch ${r.epoch}): ${
+          meanStd(r.errors).mean.toFixed(2)
+        }%${paperOf(r) ? ` (paper ${paperOf(r)!.mean.toFixed(2)})` : ""}`
+      ),
+    };
+  },
+};

@@ -1,0 +1,189 @@
+/**
+ * Table 2: training time per epoch of SGD, SAM and PoF, timed in this one
+ * process on one backend: each method takes one warm-up step and then
+ * `timingSteps` timed update steps from the same freshly initialised model
+ * on the preset's first dataset (PoF's steps include its weak-batch
+ * forward, gradient and line search). Seconds per epoch = mean step time x
+ * update steps per epoch. Reported beside the paper's 21.8 / 32.9 / 25.6 s
+ * (16 A100s) as ratios to SGD: the paper's 1.51x (SAM) and 1.17x (PoF).
+ *
+ * Writes `table2.json`, `table2.md`, `table2.svg`.
+ *
+ * @module
+ */
+import { Rng } from "../../lib/rng.ts";
+import { disposeTree } from "../../lib/tree.ts";
+import { table2Spec } from "../../lib/plot/figures.ts";
+import { PAPER_TABLE2 } from "../../lib/plot/paper.ts";
+import { renderSvg } from "../../lib/plot/render.ts";
+import { markdownTable } from "../../lib/plot/tables.ts";
+import { buildRun, runWork } from "../../lib/train/build.ts";
+import type { TrainState } from "../../lib/train/method.ts";
+import { pofRun, samBaseRun, sgdRun } from "../presets.ts";
+import {
+  type Preset,
+  type RunConfig,
+  type Target,
+  writeTargetJson,
+  writeTargetText,
+} from "../target.ts";
+
+type Key = "sgd" | "sam" | "pof";
+
+function configs(p: Preset): Record<Key, RunConfig> {
+  const ds = p.datasets[0];
+  return {
+    sgd: sgdRun(p, ds, 0),
+    sam: samBaseRun(p, ds, 0),
+    pof: { ...pofRun(p, ds, 0), from: undefined },
+  };
+}
+
+/** Times `steps` update steps (after one warm-up step); returns seconds per step and steps per epoch. */
+async function timeMethod(
+  config: RunConfig,
+  steps: number,
+): Promise<{ secondsPerStep: number; stepsPerEpoch: number }> {
+  const parts = await buildRun(config, { optEpochOffset: 0 });
+  const init = parts.model.init(new Rng(0).fork("init"));
+  let state: TrainState = {
+    params: init.params,
+    bn: init.state,
+    opt: parts.method.initOpt(init.params),
+  };
+  const rng = new Rng(0).fork("train");
+  parts.train.startEpoch(0);
+  let seconds = 0;
+  try {
+    for (let i = 0; i <= steps; i++) {
+      const batch = parts.train.next();
+      const weak: { x: { dispose(): void }; y: { dispose(): void } }[] = [];
+      const t0 = performance.now();
+      const out = parts.method.step(parts.model, state, {
+        batch,
+        weakBatch: () => {
+          const b = parts.train.weak!();
+          weak.push(b);
+          return b;
+        },
+      }, rng);
+      // Read a scalar back so asynchronous backends have finished the step.
+      await out.state.params.classifier[
+        Object.keys(out.state.params.classifier)[0]
+      ].data();
+      if (i > 0) seconds += (performance.now() - t0) / 1000;
+      state = out.state;
+      batch.x.dispose();
+      batch.y.dispose();
+      for (const b of weak) {
+        b.x.dispose();
+        b.y.dispose();
+      }
+    }
+  } finally {
+    disposeTree(
+      state.params.features,
+      state.params.classifier,
+      state.bn,
+      ...Object.values(state.opt.slots),
+    );
+    parts.dispose?.();
+  }
+  return {
+    secondsPerStep: seconds / steps,
+    stepsPerEpoch: parts.train.stepsPerEpoch,
+  };
+}
+
+/** Table 2. */
+export const target: Target = {
+  name: "table2",
+  title: "Table 2: seconds per epoch of SGD, SAM, PoF and ratios to SGD",
+  runs() {
+    return [];
+  },
+  work(p) {
+    const c = configs(p);
+    const w = runWork(c.sgd);
+    return [{
+      description:
+        `time ${p.timingSteps} (+1 warm-up) steps each of SGD, SAM, PoF, batch ${p.batchSize}`,
+      multiplyAdds: 3 * (p.timingSteps + 1) * p.batchSize *
+        w.multiplyAddsPerImage,
+    }];
+  },
+  async produce(ctx) {
+    const p = ctx.preset;
+    const c = configs(p);
+    const t: Record<Key, { secondsPerStep: number; stepsPerEpoch: number }> = {
+      sgd: { secondsPerStep: 0, stepsPerEpoch: 0 },
+      sam: { secondsPerStep: 0, stepsPerEpoch: 0 },
+      pof: { secondsPerStep: 0, stepsPerEpoch: 0 },
+    };
+    for (const k of ["sgd", "sam", "pof"] as const) {
+      ctx.log(`timing ${p.timingSteps} ${k.toUpperCase()} steps`);
+      t[k] = await timeMethod(c[k], p.timingSteps);
+    }
+    const perEpoch = {
+      sgd: t.sgd.secondsPerStep * t.sgd.stepsPerEpoch,
+      sam: t.sam.secondsPerStep * t.sam.stepsPerEpoch,
+      pof: t.pof.secondsPerStep * t.pof.stepsPerEpoch,
+    };
+    const ratio = (k: Key) => perEpoch[k] / perEpoch.sgd;
+    const paperRatio = (k: Key) => PAPER_TABLE2[k] / PAPER_TABLE2.sgd;
+    const be = ctx.provenance.backend;
+    const md = [
+      "# Table 2: training time per epoch",
+      "",
+      `Preset \`${p.name}\` (${
+        runWork(c.sgd).imagesPerEpoch
+      } images per epoch, batch ${p.batchSize}, dataset ${p.datasets[0].name}), ` +
+      `backend ${be.backend} on ${be.device}; ${p.timingSteps} timed steps per method after one warm-up step. ` +
+      `The paper's numbers: WRN-28-10 on CIFAR-10, 16 NVIDIA A100 GPUs.`,
+      "",
+      markdownTable(
+        ["method", "s / epoch (ours)", "ratio to SGD (ours)", "s / epoch (paper)", "ratio (paper)"],
+        (["sgd", "sam", "pof"] as const).map((k) => [
+          k.toUpperCase() === "POF" ? "PoF" : k.toUpperCase(),
+          perEpoch[k].toFixed(2),
+          `${ratio(k).toFixed(2)}x`,
+          PAPER_TABLE2[k].toFixed(1),
+          `${paperRatio(k).toFixed(2)}x`,
+        ]),
+        { alignRight: [1, 2, 3, 4] },
+      ),
+      "",
+    ].join("\n");
+    const files = [
+      await writeTargetJson(ctx, "table2.json", {
+        timedSteps: p.timingSteps,
+        secondsPerStep: {
+          sgd: t.sgd.secondsPerStep,
+          sam: t.sam.secondsPerStep,
+          pof: t.pof.secondsPerStep,
+        },
+        stepsPerEpoch: t.sgd.stepsPerEpoch,
+        secondsPerEpoch: perEpoch,
+        ratioToSgd: { sgd: 1, sam: ratio("sam"), pof: ratio("pof") },
+        paper: PAPER_TABLE2,
+        paperRatioToSgd: { sgd: 1, sam: paperRatio("sam"), pof: paperRatio("pof") },
+      }),
+      await writeTargetText(ctx, "table2.md", md),
+      await writeTargetText(
+        ctx,
+        "table2.svg",
+        await renderSvg(table2Spec(perEpoch, PAPER_TABLE2)),
+      ),
+    ];
+    return {
+      files,
+      summary: [
+        `s/epoch SGD ${perEpoch.sgd.toFixed(2)}, SAM ${perEpoch.sam.toFixed(2)} (${
+          ratio("sam").toFixed(2)
+        }x; paper 1.51x), PoF ${perEpoch.pof.toFixed(2)} (${
+          ratio("pof").toFixed(2)
+        }x; paper 1.17x)`,
+      ],
+    };
+  },
+};
