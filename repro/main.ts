@@ -14,7 +14,7 @@ import {
   useBackend,
 } from "../lib/backend.ts";
 import { Rng } from "../lib/rng.ts";
-import { type Shard, parseShard } from "../lib/train/shard.ts";
+import { parseShard, type Shard } from "../lib/train/shard.ts";
 import { runId, withDependencies } from "../lib/train/run_id.ts";
 import {
   planRuns,
@@ -29,12 +29,12 @@ import { formatDuration, ProgressBar } from "../lib/train/progress.ts";
 import { buildRun, runWork } from "../lib/train/build.ts";
 import { getPreset } from "./presets.ts";
 import {
-  PRESET_NAMES,
   type Preset,
+  PRESET_NAMES,
   type Provenance,
   type RunStore,
-  TARGET_NAMES,
   type Target,
+  TARGET_NAMES,
   type TargetName,
   type TargetOutput,
 } from "./target.ts";
@@ -299,7 +299,9 @@ export async function dryRunReport(
   const lines: string[] = [];
   lines.push(options.preset.description);
   lines.push(
-    `Dry run: ${targets.map((t) => t.name).join(", ")}; preset ${options.preset.name}; seeds ${
+    `Dry run: ${
+      targets.map((t) => t.name).join(", ")
+    }; preset ${options.preset.name}; seeds ${
       seeds.join(",")
     }; shard ${options.shard.index}/${options.shard.count}; results in ${options.out}`,
   );
@@ -316,9 +318,9 @@ export async function dryRunReport(
     const macs = left * w.imagesPerEpoch * w.multiplyAddsPerImage;
     if (r.owned && r.status !== "done") totalMacs += macs;
     lines.push(
-      `  ${r.status.padEnd(7)} ${r.owned ? "this shard " : "other/dep  "}${r.id}  epochs ${
-        startEpoch(r.config)
-      }->${r.config.epochs}${
+      `  ${r.status.padEnd(7)} ${
+        r.owned ? "this shard " : "other/dep  "
+      }${r.id}  epochs ${startEpoch(r.config)}->${r.config.epochs}${
         r.status === "partial" ? ` (checkpoint ${r.checkpoint})` : ""
       }  left: ${left} x ${w.imagesPerEpoch} images x ${
         fmtNum(w.multiplyAddsPerImage)
@@ -329,7 +331,9 @@ export async function dryRunReport(
     for (const w of t.work?.(options.preset, seeds) ?? []) {
       totalMacs += w.multiplyAdds;
       lines.push(
-        `  compute ${t.name}: ${w.description} (${fmtNum(w.multiplyAdds)} MACs)`,
+        `  compute ${t.name}: ${w.description} (${
+          fmtNum(w.multiplyAdds)
+        } MACs)`,
       );
     }
   }

@@ -1,5 +1,16 @@
-import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
-import { dryRunReport, HELP, loadTarget, parseCli, UsageError } from "./main.ts";
+import {
+  assert,
+  assertEquals,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
+import {
+  dryRunReport,
+  HELP,
+  loadTarget,
+  parseCli,
+  UsageError,
+} from "./main.ts";
 import { PRESET_NAMES, TARGET_NAMES } from "./target.ts";
 import { PRESETS } from "./presets.ts";
 import { BACKEND_NAMES } from "../lib/backend.ts";
@@ -21,13 +32,22 @@ Deno.test("every flag error is a UsageError naming the value and the valid choic
     [["fig1", "--checkpoint-every", "-1"], ["--checkpoint-every"]],
     [["fig1", "--frobnicate"], ["--frobnicate", "--preset", "--dry-run"]],
     [["fig1", "--out", ""], ["--out needs a value"]],
-    [["fig1", "--preset", "smoke", "--preset", "paper"], ["--preset given more than once"]],
+    [["fig1", "--preset", "smoke", "--preset", "paper"], [
+      "--preset given more than once",
+    ]],
   ];
   for (const [args, parts] of cases) {
-    const e = assertThrows(() => parseCli(args), UsageError, undefined, args.join(" "));
+    const e = assertThrows(
+      () => parseCli(args),
+      UsageError,
+      undefined,
+      args.join(" "),
+    );
     const msg = (e as Error).message;
     assert(!msg.includes("\n"), `one line: ${msg}`);
-    for (const p of parts) assertStringIncludes(msg, p, `for ${args.join(" ")}`);
+    for (const p of parts) {
+      assertStringIncludes(msg, p, `for ${args.join(" ")}`);
+    }
   }
 });
 
@@ -44,13 +64,37 @@ Deno.test("defaults, all, and a full valid command line", () => {
   assert(all !== "help");
   assertEquals(all.targets, [...TARGET_NAMES]);
   const o = parseCli([
-    "table1", "fig5", "--preset=paper", "--seeds", "5", "--out", "x/y", "--backend", "cpu",
-    "--shard", "2/3", "--dry-run", "--checkpoint-every", "10",
+    "table1",
+    "fig5",
+    "--preset=paper",
+    "--seeds",
+    "5",
+    "--out",
+    "x/y",
+    "--backend",
+    "cpu",
+    "--shard",
+    "2/3",
+    "--dry-run",
+    "--checkpoint-every",
+    "10",
   ]);
   assert(o !== "help");
   assertEquals(o.targets, ["table1", "fig5"]);
-  assertEquals([o.preset.name, o.seeds, o.out, o.backend, o.dryRun, o.checkpointEvery], [
-    "paper", 5, "x/y", "cpu", true, 10,
+  assertEquals([
+    o.preset.name,
+    o.seeds,
+    o.out,
+    o.backend,
+    o.dryRun,
+    o.checkpointEvery,
+  ], [
+    "paper",
+    5,
+    "x/y",
+    "cpu",
+    true,
+    10,
   ]);
   assertEquals(o.shard, { index: 2, count: 3 });
   assertEquals(parseCli(["--help"]), "help");
@@ -61,7 +105,13 @@ Deno.test("defaults, all, and a full valid command line", () => {
 
 async function cli(args: string[]) {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--import-map=tools/offline_import_map.json", "repro/main.ts", ...args],
+    args: [
+      "run",
+      "-A",
+      "--import-map=tools/offline_import_map.json",
+      "repro/main.ts",
+      ...args,
+    ],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
@@ -77,7 +127,10 @@ Deno.test("the CLI exits 2 with one error line on a bad flag, 0 with --help", as
   const bad = await cli(["fig9", "--preset", "smoke"]);
   assertEquals(bad.code, 2);
   assertEquals(bad.stderr.trim().split("\n").length, 1, bad.stderr);
-  assertStringIncludes(bad.stderr, 'error: unknown target "fig9"; valid: fig1, fig2');
+  assertStringIncludes(
+    bad.stderr,
+    'error: unknown target "fig9"; valid: fig1, fig2',
+  );
   const badPreset = await cli(["fig1", "--preset", "tiny"]);
   assertEquals(badPreset.code, 2);
   assertStringIncludes(badPreset.stderr, "valid: smoke, quick, paper");
@@ -88,13 +141,25 @@ Deno.test("the CLI exits 2 with one error line on a bad flag, 0 with --help", as
 
 Deno.test("--dry-run lists the paper's Table 1 runs once each with the work estimate", async () => {
   const out = await Deno.makeTempDir();
-  const options = parseCli(["table1", "fig4", "--preset", "paper", "--seeds", "2", "--out", out, "--dry-run"]);
+  const options = parseCli([
+    "table1",
+    "fig4",
+    "--preset",
+    "paper",
+    "--seeds",
+    "2",
+    "--out",
+    out,
+    "--dry-run",
+  ]);
   assert(options !== "help");
   const targets = await Promise.all(options.targets.map(loadTarget));
   const report = await dryRunReport(targets, options);
   // 4 datasets x 2 seeds x (SGD, SAM-200, SAM-200 -> 250, SAM-200 -> PoF); fig4's runs are among them.
   assertStringIncludes(report, "32 run(s)");
-  const lines = report.split("\n").filter((l) => l.trimStart().startsWith("todo"));
+  const lines = report.split("\n").filter((l) =>
+    l.trimStart().startsWith("todo")
+  );
   assertEquals(lines.length, 32);
   const pof = lines.find((l) => l.includes("cifar10-pof-from200-e250-s1-"))!;
   // 50 epochs x 49,920 images (195 batches of 256) x WRN-28-10's forward multiply-adds.
@@ -105,9 +170,21 @@ Deno.test("--dry-run lists the paper's Table 1 runs once each with the work esti
   assertStringIncludes(report, "Work left for this shard");
   // With two shards, each run is "this shard" in exactly one of the reports.
   const halves = await Promise.all([0, 1].map(async (i) => {
-    const o = parseCli(["table1", "--preset", "paper", "--seeds", "2", "--out", out, "--shard", `${i}/2`]);
+    const o = parseCli([
+      "table1",
+      "--preset",
+      "paper",
+      "--seeds",
+      "2",
+      "--out",
+      out,
+      "--shard",
+      `${i}/2`,
+    ]);
     assert(o !== "help");
-    return (await dryRunReport([targets[0]], o)).split("\n").filter((l) => /^\s+todo\s+this shard/.test(l));
+    return (await dryRunReport([targets[0]], o)).split("\n").filter((l) =>
+      /^\s+todo\s+this shard/.test(l)
+    );
   }));
   assertEquals(halves[0].length + halves[1].length, 32);
 });

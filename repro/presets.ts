@@ -58,7 +58,9 @@ export function scaleEpochs(total: number): {
   finetune: number;
 } {
   if (!Number.isInteger(total) || total < 3) {
-    throw new RangeError(`scaleEpochs: total must be an integer >= 3, got ${total}`);
+    throw new RangeError(
+      `scaleEpochs: total must be an integer >= 3, got ${total}`,
+    );
   }
   const s = total / PAPER_EPOCHS.total;
   const at = (m: number) => Math.round(m * s);
@@ -240,7 +242,11 @@ function base(p: Preset, ds: DatasetSettings, seed: number) {
  * if (r.epochs !== 250 || r.schedule.baseLr !== 0.01 || r.keepEpochs.join() !== "200,250") throw new Error();
  * ```
  */
-export function sgdRun(p: Preset, ds: DatasetSettings, seed: number): RunConfig {
+export function sgdRun(
+  p: Preset,
+  ds: DatasetSettings,
+  seed: number,
+): RunConfig {
   return {
     ...base(p, ds, seed),
     method: { name: "sgd" },
@@ -291,7 +297,11 @@ export function samContinuedRun(
  * if (runId(r.from!.run) !== runId(samBaseRun(p, ds, 1)) || r.from!.epoch !== 200) throw new Error();
  * ```
  */
-export function pofRun(p: Preset, ds: DatasetSettings, seed: number): RunConfig {
+export function pofRun(
+  p: Preset,
+  ds: DatasetSettings,
+  seed: number,
+): RunConfig {
   return {
     ...base(p, ds, seed),
     method: {

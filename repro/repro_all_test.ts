@@ -16,15 +16,28 @@ async function task(args: string[]) {
     stdout: "piped",
     stderr: "piped",
   }).output();
-  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  assert(out.success, `deno task ${args.join(" ")} failed:\n${text.slice(-4000)}`);
+  const text = new TextDecoder().decode(out.stdout) +
+    new TextDecoder().decode(out.stderr);
+  assert(
+    out.success,
+    `deno task ${args.join(" ")} failed:\n${text.slice(-4000)}`,
+  );
   return new TextDecoder().decode(out.stdout);
 }
 
 Deno.test("deno task repro:all --preset smoke writes every target's files", async () => {
   const out = await Deno.makeTempDir({ prefix: "repro-smoke-" });
   const t0 = performance.now();
-  const stdout = await task(["repro:all", "--preset", "smoke", "--backend", "wasm", "--out", out, "--quiet"]);
+  const stdout = await task([
+    "repro:all",
+    "--preset",
+    "smoke",
+    "--backend",
+    "wasm",
+    "--out",
+    out,
+    "--quiet",
+  ]);
   const firstSeconds = (performance.now() - t0) / 1000;
   assertStringIncludes(stdout, "Summary (preset smoke, backend wasm");
   const files = [...Deno.readDirSync(out)].map((e) => e.name);
@@ -34,22 +47,30 @@ Deno.test("deno task repro:all --preset smoke writes every target's files", asyn
     assertEquals(json.provenance.preset, "smoke");
     assertEquals(json.provenance.backend.backend, "wasm");
     assertEquals(json.provenance.versions.tfjs, "4.22.0");
-    assert(/^([0-9a-f]{40}(-dirty)?|unknown)$/.test(json.provenance.gitCommit), json.provenance.gitCommit);
+    assert(
+      /^([0-9a-f]{40}(-dirty)?|unknown)$/.test(json.provenance.gitCommit),
+      json.provenance.gitCommit,
+    );
     assert(json.data !== undefined, `${t}.json has no data`);
     const svgs = files.filter((f) => f.startsWith(t) && f.endsWith(".svg"));
     assert(svgs.length >= 1, `${t}: no SVG (files: ${files.join(", ")})`);
-    for (const s of svgs) assertStringIncludes(await Deno.readTextFile(`${out}/${s}`), "<svg");
+    for (const s of svgs) {
+      assertStringIncludes(await Deno.readTextFile(`${out}/${s}`), "<svg");
+    }
   }
   for (const t of ["table1", "table2", "finetune"]) {
     assertStringIncludes(await Deno.readTextFile(`${out}/${t}.md`), "|");
   }
   // Table 1 reads the preset's fixed epochs: SGD at 8 and 10, SAM at 8 and 10, PoF at 9 and 10.
-  const t1 = JSON.parse(await Deno.readTextFile(`${out}/table1.json`)).data.rows;
+  const t1 =
+    JSON.parse(await Deno.readTextFile(`${out}/table1.json`)).data.rows;
   assertEquals(
     t1.map((r: { method: string; epoch: number }) => `${r.method}${r.epoch}`),
     ["sgd8", "sgd10", "sam8", "sam10", "pof9", "pof10"],
   );
-  for (const r of t1) assert(r.errors.length === 1 && r.errors[0] >= 0 && r.errors[0] <= 100);
+  for (const r of t1) {
+    assert(r.errors.length === 1 && r.errors[0] >= 0 && r.errors[0] <= 100);
+  }
   // Table 1's SAM 200 equals the shared SAM-200 run's epoch-8 error, which
   // is also where Fig. 4's PoF curve starts.
   const fig4 = JSON.parse(await Deno.readTextFile(`${out}/fig4.json`)).data;
@@ -60,12 +81,41 @@ Deno.test("deno task repro:all --preset smoke writes every target's files", asyn
   assertEquals([...Deno.readDirSync(`${out}/runs`)].length, 5);
 
   // Again: everything is done, nothing is trained, the dry run says so.
-  const dry = await task(["repro:all", "--preset", "smoke", "--out", out, "--dry-run"]);
-  assertEquals(dry.split("\n").filter((l) => /^\s+done\s/.test(l)).length, 5, dry);
-  assertEquals(dry.split("\n").filter((l) => /^\s+(todo|partial)\s/.test(l)).length, 0, dry);
-  const before = await Deno.readTextFile(`${out}/runs/${[...Deno.readDirSync(`${out}/runs`)][0].name}/metrics.jsonl`);
-  await task(["repro", "table1", "--preset", "smoke", "--backend", "wasm", "--out", out, "--quiet"]);
-  const after = await Deno.readTextFile(`${out}/runs/${[...Deno.readDirSync(`${out}/runs`)][0].name}/metrics.jsonl`);
+  const dry = await task([
+    "repro:all",
+    "--preset",
+    "smoke",
+    "--out",
+    out,
+    "--dry-run",
+  ]);
+  assertEquals(
+    dry.split("\n").filter((l) => /^\s+done\s/.test(l)).length,
+    5,
+    dry,
+  );
+  assertEquals(
+    dry.split("\n").filter((l) => /^\s+(todo|partial)\s/.test(l)).length,
+    0,
+    dry,
+  );
+  const before = await Deno.readTextFile(
+    `${out}/runs/${[...Deno.readDirSync(`${out}/runs`)][0].name}/metrics.jsonl`,
+  );
+  await task([
+    "repro",
+    "table1",
+    "--preset",
+    "smoke",
+    "--backend",
+    "wasm",
+    "--out",
+    out,
+    "--quiet",
+  ]);
+  const after = await Deno.readTextFile(
+    `${out}/runs/${[...Deno.readDirSync(`${out}/runs`)][0].name}/metrics.jsonl`,
+  );
   assertEquals(after, before);
   console.log(`repro:all --preset smoke took ${firstSeconds.toFixed(1)} s`);
 });

@@ -39,7 +39,9 @@ export interface SlurmOptions {
  */
 export function slurmScript(o: SlurmOptions): string {
   if (!Number.isInteger(o.shards) || o.shards < 1) {
-    throw new RangeError(`--shards must be a positive integer, got ${o.shards}`);
+    throw new RangeError(
+      `--shards must be a positive integer, got ${o.shards}`,
+    );
   }
   const seeds = o.seeds ? ` --seeds ${o.seeds}` : "";
   const common =
@@ -98,18 +100,26 @@ export async function main(args: string[]): Promise<number> {
   };
   if (bad) {
     return fail(
-      `unknown argument ${bad}; valid: ${flags.map((f) => `--${f}`).join(", ")}`,
+      `unknown argument ${bad}; valid: ${
+        flags.map((f) => `--${f}`).join(", ")
+      }`,
     );
   }
-  if (a.shards === undefined || !/^\d+$/.test(a.shards) || Number(a.shards) < 1) {
+  if (
+    a.shards === undefined || !/^\d+$/.test(a.shards) || Number(a.shards) < 1
+  ) {
     return fail(`--shards must be a positive integer, got "${a.shards ?? ""}"`);
   }
-  if (a.seeds !== undefined && (!/^\d+$/.test(a.seeds) || Number(a.seeds) < 1)) {
+  if (
+    a.seeds !== undefined && (!/^\d+$/.test(a.seeds) || Number(a.seeds) < 1)
+  ) {
     return fail(`--seeds must be a positive integer, got "${a.seeds}"`);
   }
   const backend = a.backend ?? "tensorflow";
   if (!(BACKEND_NAMES as readonly string[]).includes(backend)) {
-    return fail(`unknown backend "${backend}"; valid: ${BACKEND_NAMES.join(", ")}`);
+    return fail(
+      `unknown backend "${backend}"; valid: ${BACKEND_NAMES.join(", ")}`,
+    );
   }
   const script = a.script ?? "repro-paper.slurm";
   const text = slurmScript({

@@ -28,11 +28,7 @@ import type { BackendInfo } from "../lib/backend.ts";
 import type { Rng } from "../lib/rng.ts";
 import type { Model, ModelParams } from "../lib/models/model.ts";
 import type { BnState } from "../lib/models/model.ts";
-import type {
-  ModelSpec,
-  RunConfig,
-  StepSchedule,
-} from "../lib/train/run_config.ts";
+import type { ModelSpec, RunConfig } from "../lib/train/run_config.ts";
 import type { EpochRecord } from "../lib/train/metrics_log.ts";
 
 export type {

@@ -194,10 +194,13 @@ Deno.test("ENV, CMD, volumes and ports of the image", () => {
   const port = instructions.find((i) => i.op === "EXPOSE")!.args;
   assertStringIncludes(dockerfile, `jupyter lab --ip=0.0.0.0 --port=${port}`);
   // pip installs are pinned exactly.
-  for (const m of dockerfile.matchAll(/pip install [^\n&]*/g)) {
-    for (
-      const pkg of m[0].split(/\s+/).slice(2).filter((w) => !w.startsWith("-"))
-    ) {
+  const runs = instructions.filter((i) => i.op === "RUN").map((i) => i.args);
+  const pips = runs.flatMap((r) => [...r.matchAll(/pip install ([^&;|]*)/g)]);
+  assert(pips.length > 0, "expected a pip install of JupyterLab");
+  for (const m of pips) {
+    const pkgs = m[1].trim().split(/\s+/).filter((w) => !w.startsWith("-"));
+    assert(pkgs.length > 0, m[0]);
+    for (const pkg of pkgs) {
       assertMatch(pkg.replace(/"/g, ""), /^[A-Za-z0-9_.-]+==\d+(\.\d+)*$/);
     }
   }

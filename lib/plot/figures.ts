@@ -95,7 +95,7 @@ function fmt(x: number): string {
 // ---------------------------------------------------------------- Fig. 1
 
 /** One layer of Fig. 1(c): the test-loss increase along its top eigenvector. */
-export interface Fig1Layer {
+export interface Fig1cLayer {
   /** Layer index (1 = input layer) or name. */
   layer: number | string;
   /** Delta L after SGD and after PoF (one value, or one per seed). */
@@ -117,7 +117,7 @@ export interface Fig1Layer {
  * ```
  */
 export function fig1cSpec(
-  layers: readonly Fig1Layer[],
+  layers: readonly Fig1cLayer[],
   options: ChartOptions = {},
 ): VegaLiteSpec {
   if (!Array.isArray(layers) || layers.length === 0) {
@@ -171,7 +171,7 @@ export function fig1cSpec(
 }
 
 /** One point of a 1-D loss landscape. */
-export interface LandscapePoint {
+export interface Fig1dPoint {
   /** Step along the direction. */
   t: number;
   loss: number;
@@ -196,8 +196,8 @@ export interface LandscapePoint {
  */
 export function fig1dSpec(
   landscape: {
-    sgd: readonly LandscapePoint[];
-    pof: readonly LandscapePoint[];
+    sgd: readonly Fig1dPoint[];
+    pof: readonly Fig1dPoint[];
   },
   options: ChartOptions = {},
 ): VegaLiteSpec {

@@ -81,7 +81,13 @@ export async function encodeCheckpoint(ckpt: Checkpoint): Promise<Uint8Array> {
         );
       }
       const data = (await t.data()) as Float32Array;
-      table.push({ group, key, shape: t.shape.slice(), offset, length: data.length });
+      table.push({
+        group,
+        key,
+        shape: t.shape.slice(),
+        offset,
+        length: data.length,
+      });
       datas.push(data);
       offset += data.length;
     }
@@ -112,17 +118,24 @@ export async function encodeCheckpoint(ckpt: Checkpoint): Promise<Uint8Array> {
 }
 
 /** Parses {@link encodeCheckpoint}'s bytes; `source` names the file in errors. */
-export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
+export function decodeCheckpoint(
+  bytes: Uint8Array,
+  source: string,
+): Checkpoint {
   const magic = new TextDecoder().decode(bytes.subarray(0, 8));
   if (bytes.length < 12 || magic !== MAGIC) {
     throw new Error(
-      `${source}: not a checkpoint (magic ${JSON.stringify(magic)}, ${bytes.length} bytes)`,
+      `${source}: not a checkpoint (magic ${
+        JSON.stringify(magic)
+      }, ${bytes.length} bytes)`,
     );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headLen = view.getUint32(8, true);
   if (12 + headLen > bytes.length) {
-    throw new Error(`${source}: truncated checkpoint header (${bytes.length} bytes)`);
+    throw new Error(
+      `${source}: truncated checkpoint header (${bytes.length} bytes)`,
+    );
   }
   const head = JSON.parse(
     new TextDecoder().decode(bytes.subarray(12, 12 + headLen)),
@@ -251,7 +264,9 @@ export async function loadCheckpoint(
     bytes = await Deno.readFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      throw new Error(`no checkpoint for epoch ${epoch}: ${path} does not exist`);
+      throw new Error(
+        `no checkpoint for epoch ${epoch}: ${path} does not exist`,
+      );
     }
     throw e;
   }

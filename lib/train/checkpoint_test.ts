@@ -76,9 +76,18 @@ Deno.test("encode / decode round-trips every tensor bit-exactly and all metadata
 
 Deno.test("a truncated or foreign file is rejected with the file name and sizes", async () => {
   const bytes = await encodeCheckpoint(sample(1, 2));
-  const e = assertThrows(() => decodeCheckpoint(bytes.subarray(0, bytes.length - 4), "f.bin"));
-  assert((e as Error).message.includes("f.bin") && (e as Error).message.includes("truncated"));
-  assertThrows(() => decodeCheckpoint(new TextEncoder().encode("hello world!"), "g.bin"), Error, "not a checkpoint");
+  const e = assertThrows(() =>
+    decodeCheckpoint(bytes.subarray(0, bytes.length - 4), "f.bin")
+  );
+  assert(
+    (e as Error).message.includes("f.bin") &&
+      (e as Error).message.includes("truncated"),
+  );
+  assertThrows(
+    () => decodeCheckpoint(new TextEncoder().encode("hello world!"), "g.bin"),
+    Error,
+    "not a checkpoint",
+  );
 });
 
 Deno.test("a failed write (kill during the write) leaves the previous checkpoint in place", async () => {
@@ -87,16 +96,23 @@ Deno.test("a failed write (kill during the write) leaves the previous checkpoint
   await saveCheckpoint(dir, first);
   // Second save: the writer dies after half the bytes.
   const second = { ...sample(2, 4), epoch: 1 };
-  await assertRejects(() =>
-    saveCheckpoint(dir, second, async (f, bytes) => {
-      await f.write(bytes.subarray(0, bytes.length >> 1));
-      throw new Error("killed");
-    }), Error, "killed");
+  await assertRejects(
+    () =>
+      saveCheckpoint(dir, second, async (f, bytes) => {
+        await f.write(bytes.subarray(0, bytes.length >> 1));
+        throw new Error("killed");
+      }),
+    Error,
+    "killed",
+  );
   assertEquals(await listCheckpoints(dir), [1]);
   const back = await loadCheckpoint(dir, 1);
   assertEquals(await flat(back), await flat(first));
   // A temp file left by a process killed mid-write is not a checkpoint and gets pruned.
-  await Deno.writeFile(`${dir}/.tmp-999999-${checkpointName(2)}`, new Uint8Array(10));
+  await Deno.writeFile(
+    `${dir}/.tmp-999999-${checkpointName(2)}`,
+    new Uint8Array(10),
+  );
   assertEquals(await latestCheckpoint(dir), 1);
   await pruneCheckpoints(dir, []);
   const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
@@ -108,5 +124,9 @@ Deno.test("pruning keeps the requested epochs and the latest", async () => {
   for (const e of [1, 2, 3, 4, 5]) await saveCheckpoint(dir, sample(e, e));
   await pruneCheckpoints(dir, [2]);
   assertEquals(await listCheckpoints(dir), [2, 5]);
-  await assertRejects(() => loadCheckpoint(dir, 3), Error, "no checkpoint for epoch 3");
+  await assertRejects(
+    () => loadCheckpoint(dir, 3),
+    Error,
+    "no checkpoint for epoch 3",
+  );
 });

@@ -102,7 +102,9 @@ export interface EpochOptions {
   /** A fixed training subset evaluated (inference mode) for the train error. */
   trainEval: EvalData;
   /** Called after each step with progress (may be omitted). */
-  onStep?: (p: Omit<ProgressState, "label" | "lastEpoch" | "etaSeconds">) => void;
+  onStep?: (
+    p: Omit<ProgressState, "label" | "lastEpoch" | "etaSeconds">,
+  ) => void;
 }
 
 const TELEMETRY_KEYS: (keyof StepMetrics)[] = [
@@ -142,7 +144,12 @@ export function trainEpoch(
         return b;
       }
       : undefined;
-    const out = o.method.step(o.model, state, { batch, weakBatch: weak }, o.rng);
+    const out = o.method.step(
+      o.model,
+      state,
+      { batch, weakBatch: weak },
+      o.rng,
+    );
     images += batch.y.shape[0];
     batch.x.dispose();
     batch.y.dispose();

@@ -63,10 +63,13 @@ export function renderProgress(p: ProgressState, width = 100): string {
   const cells = 12;
   const filled = Math.max(0, Math.min(cells, Math.round(frac * cells)));
   const bar = "#".repeat(filled) + "-".repeat(cells - filled);
-  const line = `${p.label} [${bar}] epoch ${p.epoch}/${p.lastEpoch} step ${p.step}/${p.stepsPerEpoch} ` +
+  const line =
+    `${p.label} [${bar}] epoch ${p.epoch}/${p.lastEpoch} step ${p.step}/${p.stepsPerEpoch} ` +
     `loss ${Number.isFinite(p.loss) ? p.loss.toFixed(4) : String(p.loss)} ` +
     `${p.imagesPerSecond.toFixed(1)} img/s ETA ${formatDuration(p.etaSeconds)}`;
-  return line.length > width ? "..." + line.slice(line.length - width + 3) : line;
+  return line.length > width
+    ? "..." + line.slice(line.length - width + 3)
+    : line;
 }
 
 /** Draws progress lines to stderr. */

@@ -35,8 +35,14 @@ import {
   truncateMetrics,
 } from "./metrics_log.ts";
 import { type EvalData, type TrainData, trainEpoch } from "./loop.ts";
-import { type ProgressBar, formatDuration } from "./progress.ts";
-import { readLock, releaseLock, type Shard, shardIds, tryLock } from "./shard.ts";
+import { formatDuration, type ProgressBar } from "./progress.ts";
+import {
+  readLock,
+  releaseLock,
+  type Shard,
+  shardIds,
+  tryLock,
+} from "./shard.ts";
 
 /** The pieces a run is made of, built from its configuration. */
 export interface RunParts {
@@ -179,7 +185,9 @@ export async function trainRun(
   const bar = options.progress;
   bar?.line(
     `${id}: ${
-      startAt > first ? `resuming at epoch ${startAt}` : `starting at epoch ${startAt}`
+      startAt > first
+        ? `resuming at epoch ${startAt}`
+        : `starting at epoch ${startAt}`
     }, training to ${config.epochs}`,
   );
   try {

@@ -126,7 +126,7 @@ Deno.test("a non-finite loss stops the run with a clear message and keeps the ch
   assertEquals(await listCheckpoints(runDir(dir, config)), [1]);
 });
 
-async function trainToyProcess(runsDir: string, epochs: number) {
+function trainToyProcess(runsDir: string, epochs: number) {
   return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -161,7 +161,7 @@ Deno.test("kill -9 at random moments, resume: final metrics identical to an unin
     const have = (await readMetrics(metricsPath)).length;
     const target = Math.min(epochs - 2, have + 1 + rng.int(4));
     const extraMs = rng.int(60);
-    const child = (await trainToyProcess(dir, epochs)).spawn();
+    const child = trainToyProcess(dir, epochs).spawn();
     let exited = false;
     child.status.then(() => exited = true);
     while (!exited && (await readMetrics(metricsPath)).length < target) {
@@ -180,7 +180,7 @@ Deno.test("kill -9 at random moments, resume: final metrics identical to an unin
   }
   assert(kills >= 3, `only ${kills} kill(s) landed`);
   if (!(await readDone(dir, config))) {
-    const last = await (await trainToyProcess(dir, epochs)).output();
+    const last = await trainToyProcess(dir, epochs).output();
     assert(last.success, new TextDecoder().decode(last.stderr));
   }
   const resumed = (await readMetrics(`${runDir(dir, config)}/metrics.jsonl`))

@@ -1,9 +1,21 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
-import { parseShard, readLock, releaseLock, shardIds, tryLock } from "./shard.ts";
+import {
+  parseShard,
+  readLock,
+  releaseLock,
+  shardIds,
+  tryLock,
+} from "./shard.ts";
 import { planRuns, runPlan } from "./runner.ts";
 import { runId, withDependencies } from "./run_id.ts";
 import type { RunConfig } from "./run_config.ts";
-import { PRESETS, pofRun, samBaseRun, samContinuedRun, sgdRun } from "../../repro/presets.ts";
+import {
+  pofRun,
+  PRESETS,
+  samBaseRun,
+  samContinuedRun,
+  sgdRun,
+} from "../../repro/presets.ts";
 
 Deno.test("--shard parsing accepts i/n with 0 <= i < n and names the bad value", () => {
   assertEquals(parseShard("0/1"), { index: 0, count: 1 });
@@ -20,7 +32,9 @@ function table1Runs(): RunConfig[] {
   const p = PRESETS.paper;
   const out: RunConfig[] = [];
   for (const ds of p.datasets.slice(0, 2)) {
-    for (const s of [0, 1]) out.push(sgdRun(p, ds, s), samContinuedRun(p, ds, s), pofRun(p, ds, s));
+    for (const s of [0, 1]) {
+      out.push(sgdRun(p, ds, s), samContinuedRun(p, ds, s), pofRun(p, ds, s));
+    }
   }
   return out;
 }
@@ -29,15 +43,22 @@ Deno.test("n shards partition the run list: every run owned exactly once", async
   const all = withDependencies(table1Runs()).map(runId);
   assertEquals(all.length, 16);
   for (const n of [1, 2, 3, 5]) {
-    const owned = Array.from({ length: n }, (_, i) => shardIds(all, { index: i, count: n }));
+    const owned = Array.from(
+      { length: n },
+      (_, i) => shardIds(all, { index: i, count: n }),
+    );
     assertEquals(owned.flat().sort(), [...all].sort());
     assertEquals(new Set(owned.flat()).size, all.length);
   }
   // planRuns marks the same ownership and lists dependencies (owned or not).
   const dir = await Deno.makeTempDir();
-  const plans = await Promise.all([0, 1].map((i) => planRuns(table1Runs(), dir, { index: i, count: 2 })));
+  const plans = await Promise.all(
+    [0, 1].map((i) => planRuns(table1Runs(), dir, { index: i, count: 2 })),
+  );
   for (const plan of plans) assertEquals(plan.length, 16);
-  const ownedIds = plans.flatMap((plan) => plan.filter((r) => r.owned).map((r) => r.id));
+  const ownedIds = plans.flatMap((plan) =>
+    plan.filter((r) => r.owned).map((r) => r.id)
+  );
   assertEquals(ownedIds.sort(), [...all].sort());
 });
 

@@ -74,9 +74,9 @@ export const target: Target = {
     return {
       files,
       summary: [
-        `${ds.name} epoch ${p.epochs}: SAM ${last(curves[0]).toFixed(2)}%, SAM->PoF ${
-          last(curves[1]).toFixed(2)
-        }%`,
+        `${ds.name} epoch ${p.epochs}: SAM ${
+          last(curves[0]).toFixed(2)
+        }%, SAM->PoF ${last(curves[1]).toFixed(2)}%`,
       ],
     };
   },

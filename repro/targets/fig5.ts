@@ -46,7 +46,10 @@ export const target: Target = {
     const seed = ctx.seeds[0];
     const sam = samBaseRun(p, ds, seed), pof = pofRun(p, ds, seed);
     const data = await analysisData(sam);
-    const result: Record<string, Record<string, { dataset: number[]; batch: number[] }>> = {
+    const result: Record<
+      string,
+      Record<string, { dataset: number[]; batch: number[] }>
+    > = {
       train: {},
       test: {},
     };
@@ -60,7 +63,9 @@ export const target: Target = {
       try {
         for (const split of ["train", "test"] as const) {
           const set = data[split];
-          ctx.log(`${key} epoch ${epoch}: u^T H u on ${p.histogramBatches} ${split} mini-batches`);
+          ctx.log(
+            `${key} epoch ${epoch}: u^T H u on ${p.histogramBatches} ${split} mini-batches`,
+          );
           const batches = sampleBatches(set, data.augment, {
             batchSize: p.weakBatchSize,
             count: p.histogramBatches,
@@ -94,7 +99,11 @@ export const target: Target = {
       }),
       await writeTargetText(ctx, "fig5.svg", await renderSvg(spec)),
     ];
-    const med = (v: number[]) => median(v.filter(Number.isFinite)).toExponential(2);
+    const med = (
+      v: number[],
+    ) => (v.some(Number.isFinite)
+      ? median(v.filter(Number.isFinite)).toExponential(2)
+      : "n/a");
     return {
       files,
       summary: (["train", "test"] as const).map((s) =>

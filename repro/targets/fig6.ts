@@ -52,19 +52,36 @@ export const target: Target = {
           count: p.histogramBatches,
           seed: ctx.rng(seed).fork(label).uint32(),
         });
-      ctx.log(`PoF / SAM / SGD perturbations on ${p.histogramBatches} mini-batches each`);
-      norms.pof = perturbationNorms(ck.model, state, batches(p.weakBatchSize, "pof"), {
-        method: "pof",
-        gamma: 2,
-      });
-      norms.sam = perturbationNorms(ck.model, state, batches(p.batchSize, "sam"), {
-        method: "sam",
-        rho: ds.rho,
-      });
-      norms.sgd = perturbationNorms(ck.model, state, batches(p.batchSize, "sgd"), {
-        method: "sgd",
-        lr: eta,
-      });
+      ctx.log(
+        `PoF / SAM / SGD perturbations on ${p.histogramBatches} mini-batches each`,
+      );
+      norms.pof = perturbationNorms(
+        ck.model,
+        state,
+        batches(p.weakBatchSize, "pof"),
+        {
+          method: "pof",
+          gamma: 2,
+        },
+      );
+      norms.sam = perturbationNorms(
+        ck.model,
+        state,
+        batches(p.batchSize, "sam"),
+        {
+          method: "sam",
+          rho: ds.rho,
+        },
+      );
+      norms.sgd = perturbationNorms(
+        ck.model,
+        state,
+        batches(p.batchSize, "sgd"),
+        {
+          method: "sgd",
+          lr: eta,
+        },
+      );
     } finally {
       disposeTree(ck.params.features, ck.params.classifier, ck.bn);
     }
@@ -80,8 +97,11 @@ export const target: Target = {
       }),
       await writeTargetText(ctx, "fig6.svg", await renderSvg(fig6Spec(norms))),
     ];
-    const med = (v: number[]) =>
-      median(v.filter((x) => Number.isFinite(x) && x > 0)).toExponential(2);
+    const med = (
+      v: number[],
+    ) => (v.some((x) => Number.isFinite(x) && x > 0)
+      ? median(v.filter((x) => Number.isFinite(x) && x > 0)).toExponential(2)
+      : "n/a");
     return {
       files,
       summary: [

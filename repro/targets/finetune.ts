@@ -50,7 +50,9 @@ export const target: Target = {
     const md = [
       "# Classifier-only fine-tuning after PoF (Sec. 4.2)",
       "",
-      `Preset \`${p.name}\`, dataset ${ds.name}, seeds ${ctx.seeds.join(", ")}: ` +
+      `Preset \`${p.name}\`, dataset ${ds.name}, seeds ${
+        ctx.seeds.join(", ")
+      }: ` +
       `${p.finetuneEpochs} epoch(s) of SGD on the classifier only (features frozen) ` +
       `after SAM -> PoF epoch ${p.epochs}. The paper reports that this does not help.`,
       "",

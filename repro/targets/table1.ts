@@ -10,7 +10,7 @@
  */
 import { meanStd } from "../../lib/plot/stats.ts";
 import { comparisonTable } from "../../lib/plot/tables.ts";
-import { table1Spec, type Table1ChartRow } from "../../lib/plot/figures.ts";
+import { type Table1ChartRow, table1Spec } from "../../lib/plot/figures.ts";
 import { renderSvg } from "../../lib/plot/render.ts";
 import {
   DATASET_LABEL,
@@ -87,7 +87,9 @@ export const target: Target = {
             : cell.epoch <= p.switchEpoch
             ? samBaseRun(p, ds, s)
             : samContinuedRun(p, ds, s);
-          errors.push(atEpoch(await ctx.runs.history(run), cell.epoch).testError);
+          errors.push(
+            atEpoch(await ctx.runs.history(run), cell.epoch).testError,
+          );
         }
         rows.push({ dataset: ds.name, ...cell, errors });
       }
@@ -104,14 +106,20 @@ export const target: Target = {
       "",
       `Preset \`${p.name}\`: ${p.description}`,
       "",
-      `Seeds: ${ctx.seeds.join(", ")}. "epoch" is the epoch read in this preset ` +
+      `Seeds: ${
+        ctx.seeds.join(", ")
+      }. "epoch" is the epoch read in this preset ` +
       `(the paper's 200 / 210 / 250 scaled to ${p.epochs} epochs). ` +
       `The paper's numbers are for its own settings (WRN-28-10, 250 epochs, full datasets).`,
       "",
       comparisonTable(
         ["dataset", "method", "epoch"],
         rows.map((r) => ({
-          labels: [dsLabel(r.dataset), label(r.method, r.paperEpoch), String(r.epoch)],
+          labels: [
+            dsLabel(r.dataset),
+            label(r.method, r.paperEpoch),
+            String(r.epoch),
+          ],
           paper: paperOf(r),
           ours: r.errors,
         })),
@@ -136,14 +144,20 @@ export const target: Target = {
         })),
       }),
       await writeTargetText(ctx, "table1.md", md),
-      await writeTargetText(ctx, "table1.svg", await renderSvg(table1Spec(chart))),
+      await writeTargetText(
+        ctx,
+        "table1.svg",
+        await renderSvg(table1Spec(chart)),
+      ),
     ];
     return {
       files,
       summary: rows.filter((r) => r.paperEpoch !== 200).map((r) =>
-        `${dsLabel(r.dataset)} ${label(r.method, r.paperEpoch)} (epoch ${r.epoch}): ${
-          meanStd(r.errors).mean.toFixed(2)
-        }%${paperOf(r) ? ` (paper ${paperOf(r)!.mean.toFixed(2)})` : ""}`
+        `${dsLabel(r.dataset)} ${
+          label(r.method, r.paperEpoch)
+        } (epoch ${r.epoch}): ${meanStd(r.errors).mean.toFixed(2)}%${
+          paperOf(r) ? ` (paper ${paperOf(r)!.mean.toFixed(2)})` : ""
+        }`
       ),
     };
   },

@@ -137,12 +137,20 @@ export const target: Target = {
       "",
       `Preset \`${p.name}\` (${
         runWork(c.sgd).imagesPerEpoch
-      } images per epoch, batch ${p.batchSize}, dataset ${p.datasets[0].name}), ` +
+      } images per epoch, batch ${p.batchSize}, dataset ${
+        p.datasets[0].name
+      }), ` +
       `backend ${be.backend} on ${be.device}; ${p.timingSteps} timed steps per method after one warm-up step. ` +
       `The paper's numbers: WRN-28-10 on CIFAR-10, 16 NVIDIA A100 GPUs.`,
       "",
       markdownTable(
-        ["method", "s / epoch (ours)", "ratio to SGD (ours)", "s / epoch (paper)", "ratio (paper)"],
+        [
+          "method",
+          "s / epoch (ours)",
+          "ratio to SGD (ours)",
+          "s / epoch (paper)",
+          "ratio (paper)",
+        ],
         (["sgd", "sam", "pof"] as const).map((k) => [
           k.toUpperCase() === "POF" ? "PoF" : k.toUpperCase(),
           perEpoch[k].toFixed(2),
@@ -166,7 +174,11 @@ export const target: Target = {
         secondsPerEpoch: perEpoch,
         ratioToSgd: { sgd: 1, sam: ratio("sam"), pof: ratio("pof") },
         paper: PAPER_TABLE2,
-        paperRatioToSgd: { sgd: 1, sam: paperRatio("sam"), pof: paperRatio("pof") },
+        paperRatioToSgd: {
+          sgd: 1,
+          sam: paperRatio("sam"),
+          pof: paperRatio("pof"),
+        },
       }),
       await writeTargetText(ctx, "table2.md", md),
       await writeTargetText(
@@ -178,11 +190,11 @@ export const target: Target = {
     return {
       files,
       summary: [
-        `s/epoch SGD ${perEpoch.sgd.toFixed(2)}, SAM ${perEpoch.sam.toFixed(2)} (${
-          ratio("sam").toFixed(2)
-        }x; paper 1.51x), PoF ${perEpoch.pof.toFixed(2)} (${
-          ratio("pof").toFixed(2)
-        }x; paper 1.17x)`,
+        `s/epoch SGD ${perEpoch.sgd.toFixed(2)}, SAM ${
+          perEpoch.sam.toFixed(2)
+        } (${ratio("sam").toFixed(2)}x; paper 1.51x), PoF ${
+          perEpoch.pof.toFixed(2)
+        } (${ratio("pof").toFixed(2)}x; paper 1.17x)`,
       ],
     };
   },
