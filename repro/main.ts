@@ -26,7 +26,7 @@ import {
 import { loadCheckpoint } from "../lib/train/checkpoint.ts";
 import { startEpoch } from "../lib/train/run_config.ts";
 import { formatDuration, ProgressBar } from "../lib/train/progress.ts";
-import { buildRun, runWork } from "../lib/train/build.ts";
+import { buildRun, modelFor, runWork } from "../lib/train/build.ts";
 import { getPreset } from "./presets.ts";
 import {
   type Preset,
@@ -52,12 +52,28 @@ export interface CliOptions {
   checkpointEvery: number;
 }
 
-/** A command-line mistake: printed as one line, exit code 2. */
+/**
+ * A command-line mistake: printed as one line, exit code 2.
+ *
+ * @example
+ * ```ts
+ * import { parseCli, UsageError } from "./main.ts";
+ * try { parseCli(["fig3"]); throw new Error("accepted"); } catch (e) { if (!(e instanceof UsageError)) throw e; }
+ * ```
+ */
 export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** The `--help` text. */
+/**
+ * The `--help` text.
+ *
+ * @example
+ * ```ts
+ * import { HELP } from "./main.ts";
+ * if (!HELP.includes("--shard i/n")) throw new Error();
+ * ```
+ */
 export const HELP = `Usage: deno task repro <target>... [options]
        deno task repro:all [options]          (every target)
 
@@ -203,7 +219,16 @@ export function parseCli(args: string[]): CliOptions | "help" {
   };
 }
 
-/** Loads `repro/targets/<name>.ts`'s `target`. */
+/**
+ * Loads `repro/targets/<name>.ts`'s `target`.
+ *
+ * @example
+ * ```ts
+ * import { loadTarget } from "./main.ts";
+ * const t = await loadTarget("table1");
+ * if (t.name !== "table1") throw new Error();
+ * ```
+ */
 export async function loadTarget(name: TargetName): Promise<Target> {
   const mod = await import(`./targets/${name}.ts`);
   const t = mod.target as Target | undefined;
@@ -215,7 +240,16 @@ export async function loadTarget(name: TargetName): Promise<Target> {
   return t;
 }
 
-/** `git rev-parse HEAD` (+ `-dirty`), or "unknown" outside a checkout. */
+/**
+ * `git rev-parse HEAD` (+ `-dirty`), or "unknown" outside a checkout.
+ *
+ * @example
+ * ```ts
+ * import { gitCommit } from "./main.ts";
+ * const c = await gitCommit();
+ * if (!/^([0-9a-f]{40}(-dirty)?|unknown)$/.test(c)) throw new Error(c);
+ * ```
+ */
 export async function gitCommit(): Promise<string> {
   const here = new URL("..", import.meta.url).pathname;
   const run = async (args: string[]) => {
@@ -237,7 +271,19 @@ export async function gitCommit(): Promise<string> {
   }
 }
 
-/** A {@link RunStore} over a runs folder. */
+/**
+ * A {@link RunStore} over a runs folder.
+ *
+ * @example
+ * ```ts
+ * import { runStore } from "./main.ts";
+ * import { PRESETS, sgdRun } from "./presets.ts";
+ * const store = runStore(await Deno.makeTempDir());
+ * const c = sgdRun(PRESETS.smoke, PRESETS.smoke.datasets[0], 0);
+ * if (!store.id(c).includes("-sgd-e10-s0-")) throw new Error(store.id(c));
+ * await store.result(c).then(() => { throw new Error("not done yet"); }, () => {});
+ * ```
+ */
 export function runStore(runsDir: string): RunStore {
   const store: RunStore = {
     id: runId,
@@ -266,10 +312,8 @@ export function runStore(runsDir: string): RunStore {
       for (const slot of Object.values(ckpt.state.opt.slots)) {
         for (const t of Object.values(slot)) t.dispose();
       }
-      const parts = await buildRun(config, { optEpochOffset: 0 });
-      parts.dispose?.();
       return {
-        model: parts.model,
+        model: modelFor(config.model, config.dataset),
         params: ckpt.state.params,
         bn: ckpt.state.bn,
         epoch,
@@ -287,7 +331,18 @@ function fmtNum(x: number): string {
   return x.toFixed(0);
 }
 
-/** The `--dry-run` report: runs needed, their status, and the work estimate. */
+/**
+ * The `--dry-run` report: runs needed, their status, and the work estimate.
+ *
+ * @example
+ * ```ts
+ * import { dryRunReport, loadTarget, parseCli } from "./main.ts";
+ * const o = parseCli(["table1", "--preset", "paper", "--out", await Deno.makeTempDir()]);
+ * if (o === "help") throw new Error();
+ * const report = await dryRunReport([await loadTarget("table1")], o);
+ * if (!report.includes("48 run(s)")) throw new Error(report);
+ * ```
+ */
 export async function dryRunReport(
   targets: Target[],
   options: CliOptions,
@@ -354,7 +409,15 @@ function versions(): Record<string, string> {
   };
 }
 
-/** Runs the command line; returns the exit code. */
+/**
+ * Runs the command line; returns the exit code.
+ *
+ * @example
+ * ```ts
+ * import { main } from "./main.ts";
+ * if ((await main(["--help"])) !== 0) throw new Error();
+ * ```
+ */
 export async function main(args: string[]): Promise<number> {
   let options: CliOptions;
   try {

@@ -28,7 +28,15 @@ import type {
 import { PRESET_NAMES } from "./target.ts";
 import { lrAt } from "../lib/train/run_config.ts";
 
-/** The paper's epoch constants (Sec. 4.1). */
+/**
+ * The paper's epoch constants (Sec. 4.1).
+ *
+ * @example
+ * ```ts
+ * import { PAPER_EPOCHS } from "./presets.ts";
+ * if (PAPER_EPOCHS.pofEarly - PAPER_EPOCHS.switch !== 10) throw new Error();
+ * ```
+ */
 export const PAPER_EPOCHS = {
   total: 250,
   switch: 200,
@@ -114,7 +122,15 @@ function compressed(
   };
 }
 
-/** Every preset by name. */
+/**
+ * Every preset by name.
+ *
+ * @example
+ * ```ts
+ * import { PRESETS } from "./presets.ts";
+ * if (PRESETS.paper.model.kind !== "wrn" || PRESETS.smoke.epochs !== 10) throw new Error();
+ * ```
+ */
 export const PRESETS: Record<PresetName, Preset> = {
   paper: {
     name: "paper",
@@ -255,7 +271,16 @@ export function sgdRun(
   };
 }
 
-/** SAM from scratch to the switch epoch: the shared SAM-200 run. */
+/**
+ * SAM from scratch to the switch epoch: the shared SAM-200 run.
+ *
+ * @example
+ * ```ts
+ * import { PRESETS, samBaseRun } from "./presets.ts";
+ * const r = samBaseRun(PRESETS.paper, PRESETS.paper.datasets[0], 0);
+ * if (r.epochs !== 200 || r.method.rho !== 0.05) throw new Error();
+ * ```
+ */
 export function samBaseRun(
   p: Preset,
   ds: DatasetSettings,
@@ -269,7 +294,16 @@ export function samBaseRun(
   };
 }
 
-/** SAM continued from SAM-200 to the last epoch (SAM 250). */
+/**
+ * SAM continued from SAM-200 to the last epoch (SAM 250).
+ *
+ * @example
+ * ```ts
+ * import { PRESETS, samContinuedRun } from "./presets.ts";
+ * const r = samContinuedRun(PRESETS.paper, PRESETS.paper.datasets[0], 0);
+ * if (r.from!.epoch !== 200 || r.epochs !== 250) throw new Error();
+ * ```
+ */
 export function samContinuedRun(
   p: Preset,
   ds: DatasetSettings,
@@ -318,6 +352,13 @@ export function pofRun(
 /**
  * Fine-tuning of the classifier only, after PoF, for `finetuneEpochs` epochs
  * (Sec. 4.2 text) at the SGD schedule's final learning rate (0.1 * 0.2^4).
+ *
+ * @example
+ * ```ts
+ * import { finetuneRun, PRESETS } from "./presets.ts";
+ * const r = finetuneRun(PRESETS.paper, PRESETS.paper.datasets[0], 0);
+ * if (r.method.name !== "sgd-classifier" || r.epochs !== 260) throw new Error();
+ * ```
  */
 export function finetuneRun(
   p: Preset,

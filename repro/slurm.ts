@@ -66,7 +66,16 @@ export function slurmScript(o: SlurmOptions): string {
   ].join("\n");
 }
 
-/** Runs the command line; returns the exit code. */
+/**
+ * Runs the command line; returns the exit code.
+ *
+ * @example
+ * ```ts
+ * import { main } from "./slurm.ts";
+ * const script = (await Deno.makeTempDir()) + "/job.slurm";
+ * if ((await main(["--shards", "2", "--script", script])) !== 0) throw new Error();
+ * ```
+ */
 export async function main(args: string[]): Promise<number> {
   const flags = [
     "shards",

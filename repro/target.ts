@@ -38,7 +38,15 @@ export type {
 } from "../lib/train/run_config.ts";
 export type { EpochRecord } from "../lib/train/metrics_log.ts";
 
-/** Every target name, in the order `repro:all` runs them. */
+/**
+ * Every target name, in the order `repro:all` runs them.
+ *
+ * @example
+ * ```ts
+ * import { TARGET_NAMES } from "./target.ts";
+ * if (TARGET_NAMES.length !== 8) throw new Error();
+ * ```
+ */
 export const TARGET_NAMES = [
   "fig1",
   "fig2",
@@ -52,7 +60,15 @@ export const TARGET_NAMES = [
 /** A target name. */
 export type TargetName = typeof TARGET_NAMES[number];
 
-/** Every preset name. */
+/**
+ * Every preset name.
+ *
+ * @example
+ * ```ts
+ * import { PRESET_NAMES } from "./target.ts";
+ * if (!PRESET_NAMES.includes("quick")) throw new Error();
+ * ```
+ */
 export const PRESET_NAMES = ["smoke", "quick", "paper"] as const;
 /** A preset name. */
 export type PresetName = typeof PRESET_NAMES[number];

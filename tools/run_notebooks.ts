@@ -14,7 +14,9 @@
  * error output, every cell tagged `figure` displayed a vega-lite bundle with
  * a non-empty SVG, every cell tagged `table` a Markdown table. `--write-back`
  * (explicit, never the default) then copies the checked notebooks over the
- * committed ones, which is how the committed outputs are produced.
+ * committed ones, which is how the committed outputs are produced; a
+ * notebook that fell back to smoke results (its preset's results were
+ * missing) is not written back unless the preset is smoke.
  *
  * Exit code: 0 when all notebooks ran and passed the checks, 1 otherwise,
  * 2 for a command-line mistake.
@@ -156,6 +158,28 @@ export function notebookModuleSource(nb: Notebook, commonUrl: string): string {
       }\n`
       : ""
   ).join("") + "export {};\n";
+}
+
+/** The marker `notebooks/common.ts` displays when a target fell back to smoke. */
+export const FALLBACK_MARKER = "showing the **smoke** preset";
+
+/**
+ * Whether an executed notebook shows smoke results in place of the requested
+ * preset's (its `loadTarget` displayed the fallback note).
+ *
+ * @example
+ * ```ts
+ * import { FALLBACK_MARKER, fellBackToSmoke } from "./run_notebooks.ts";
+ * const out = { output_type: "display_data", data: { "text/markdown": `> ${FALLBACK_MARKER}` } };
+ * if (!fellBackToSmoke({ cells: [{ cell_type: "code", source: "", outputs: [out] }] })) throw new Error();
+ * ```
+ */
+export function fellBackToSmoke(nb: Notebook): boolean {
+  return nb.cells.some((c) =>
+    (c.outputs ?? []).some((o) =>
+      text(o.data?.["text/markdown"]).includes(FALLBACK_MARKER)
+    )
+  );
 }
 
 /** Parsed command line of `deno task notebooks`. */
@@ -442,9 +466,18 @@ export async function runNotebooks(
     } else {
       for (const r of results) {
         const target = `${nbDir}/${r.name}.ipynb`;
+        const executed = JSON.parse(await Deno.readTextFile(r.path));
+        if (o.preset !== "smoke" && fellBackToSmoke(executed)) {
+          log(
+            `notebooks: NOT writing back ${r.name}: it shows smoke results (no ${o.preset} results for it)`,
+          );
+          continue;
+        }
         const tmp = `${target}.tmp`;
         await Deno.copyFile(r.path, tmp);
         await Deno.rename(tmp, target);
+        // Keep the committed notebooks `deno fmt` clean.
+        await run(Deno.execPath(), ["fmt", "--quiet", target]);
         log(`notebooks: wrote back ${target}`);
       }
     }

@@ -13,6 +13,8 @@ import {
 } from "@std/assert";
 import {
   checkExecutedNotebook,
+  FALLBACK_MARKER,
+  fellBackToSmoke,
   type Notebook,
   notebookModuleSource,
   NotebookUsageError,
@@ -84,6 +86,21 @@ Deno.test("checkExecutedNotebook: finds each kind of problem", () => {
   assertStringIncludes(p[3], "error TypeError: boom");
   assertStringIncludes(p[4], "not executed");
   assertEquals(checkExecutedNotebook({} as Notebook).length, 1);
+});
+
+Deno.test("fallback marker: common.ts displays exactly what the runner looks for", async () => {
+  const common = await Deno.readTextFile(
+    new URL("../notebooks/common.ts", import.meta.url),
+  );
+  assertStringIncludes(common, FALLBACK_MARKER);
+  const note = (t: string): Notebook => ({
+    cells: [cell([], [{
+      output_type: "display_data",
+      data: { "text/markdown": t },
+    }])],
+  });
+  assert(fellBackToSmoke(note(`> x ${FALLBACK_MARKER} y`)));
+  assert(!fellBackToSmoke(note("> showing the quick preset")));
 });
 
 Deno.test("parseNotebookCli: defaults, flags and errors", () => {

@@ -10,7 +10,7 @@ import type { BlockObjective } from "./hessian.ts";
 import { flattenParams, objectiveLoss, unflattenLike } from "./hessian.ts";
 
 /** One point of a 1-D landscape. */
-export interface LandscapePoint {
+export interface LossPoint {
   /** Step along the direction (parameter units for a unit direction). */
   t: number;
   loss: number;
@@ -35,7 +35,7 @@ export function lossAlongDirection(
   obj: BlockObjective,
   direction: ArrayLike<number>,
   ts: number[],
-): LandscapePoint[] {
+): LossPoint[] {
   const base = flattenParams(obj.params);
   if (direction.length !== base.length) {
     throw new Error(

@@ -28,7 +28,9 @@
  * `w_l + t v_l` for t on a symmetric grid of `deltaPoints` points in
  * [-tau_l, tau_l], and `Delta L = L_test(0) - min_t L_test(t)`: how much test
  * loss the training minimum gives away along its sharpest direction within
- * the region where the training loss rises by about `deltaScale^2 / 2`.
+ * the region where the training loss rises by about `deltaScale^2 / 2`. The
+ * grid minimum is refined by `deltaRefine` golden-section steps on its two
+ * neighbouring intervals.
  *
  * Fig. 1(d): training loss along the top `landscapeTopK` final-layer
  * eigenvectors of each model, on t in [-R, R] with R = `landscapeRange /
@@ -103,6 +105,8 @@ export interface Fig1Config extends ToyTrainingConfig {
   deltaScale: number;
   /** Grid points for Delta L (odd, so t = 0 is on it). */
   deltaPoints: number;
+  /** Golden-section steps refining the grid minimum of Delta L. */
+  deltaRefine: number;
   /** R = landscapeRange / sqrt(lambda_1 of SGD) for Fig. 1(d). */
   landscapeRange: number;
   landscapePoints: number;
@@ -157,7 +161,7 @@ export function toyTrainingConfig(preset: ToyPresetName): ToyTrainingConfig {
     batchSize: 32,
     sgd: {
       epochs: 300,
-      lr: 0.05,
+      lr: 0.01,
       momentum: 0.9,
       weightDecay: 5e-3,
       decayAt: [0.5, 0.75],
@@ -208,6 +212,7 @@ export function fig1Config(preset: ToyPresetName): Fig1Config {
     ...toyTrainingConfig(preset),
     lanczosSteps: preset === "smoke" ? 12 : 40,
     deltaScale: 1,
+    deltaRefine: preset === "smoke" ? 4 : 16,
     deltaPoints: preset === "smoke" ? 9 : preset === "quick" ? 21 : 41,
     landscapeRange: 4,
     landscapePoints: preset === "smoke" ? 11 : 61,
@@ -578,7 +583,8 @@ function classifierCurvatureOn(
 function grid(r: number, points: number): number[] {
   return Array.from(
     { length: points },
-    (_, i) => points === 1 ? 0 : -r + (2 * r * i) / (points - 1),
+    // symmetric by construction: the middle point is exactly 0
+    (_, i) => points === 1 ? 0 : r * ((2 * i) / (points - 1) - 1),
   );
 }
 
@@ -603,7 +609,7 @@ export function flatWidth(
 }
 
 /** One layer's row of Fig. 1(c). */
-export interface Fig1Layer {
+export interface Fig1LayerResult {
   layer: number;
   deltaL: { sgd: number; pof: number };
   /** Top eigenvalue of the layer's training-loss Hessian block. */
@@ -622,7 +628,7 @@ export interface Fig1Result {
     sgd: { train: SetMetrics; test: SetMetrics };
     pof: { train: SetMetrics; test: SetMetrics };
   };
-  layers: Fig1Layer[];
+  layers: Fig1LayerResult[];
   /** Training loss along the top final-layer eigenvector (Fig. 1(d)). */
   landscape: {
     sgd: { t: number; loss: number }[];
@@ -640,13 +646,47 @@ export interface Fig1Result {
   seconds: number;
 }
 
+/**
+ * Delta L from a grid curve of the test loss along v: the best grid point,
+ * refined by golden-section search on its two neighbouring intervals
+ * (`refine` evaluations of `loss`), so that a minimum between grid points is
+ * not rounded to t = 0.
+ */
 function deltaAlong(
   curve: { t: number; loss: number }[],
+  loss: (t: number) => number,
+  refine: number,
 ): { deltaL: number; tStar: number } {
-  const at0 = curve.find((p) => p.t === 0)!.loss;
-  let best = curve[0];
-  for (const p of curve) if (p.loss < best.loss) best = p;
-  return { deltaL: at0 - best.loss, tStar: best.t };
+  const i0 = curve.findIndex((p) => p.t === 0);
+  if (i0 < 0) throw new Error("deltaAlong: the grid must contain t = 0");
+  let ib = 0;
+  for (let i = 1; i < curve.length; i++) {
+    if (curve[i].loss < curve[ib].loss) ib = i;
+  }
+  let best = curve[ib];
+  let lo = curve[Math.max(0, ib - 1)].t,
+    hi = curve[Math.min(curve.length - 1, ib + 1)].t;
+  const g = (Math.sqrt(5) - 1) / 2;
+  let c = hi - g * (hi - lo), d = lo + g * (hi - lo);
+  let fc = loss(c), fd = loss(d);
+  for (let k = 0; k < refine; k++) {
+    if (fc <= fd) {
+      hi = d;
+      d = c;
+      fd = fc;
+      c = hi - g * (hi - lo);
+      fc = loss(c);
+    } else {
+      lo = c;
+      c = d;
+      fc = fd;
+      d = lo + g * (hi - lo);
+      fd = loss(d);
+    }
+  }
+  if (fc < best.loss) best = { t: c, loss: fc };
+  if (fd < best.loss) best = { t: d, loss: fd };
+  return { deltaL: curve[i0].loss - best.loss, tStar: best.t };
 }
 
 /**
@@ -680,7 +720,7 @@ export function runFig1(
   const models = { sgd: trained.sgd, pof: trained.pof! };
   const layers = config.hidden.length + 1;
   const rng = new Rng(options.seed).fork("fig1-lanczos");
-  const rows: Fig1Layer[] = [];
+  const rows: Fig1LayerResult[] = [];
   const finalEig: Record<"sgd" | "pof", ReturnType<typeof symmetricEigen>> =
     {} as never;
   const curv: Record<"sgd" | "pof", ClassifierCurvature> = {} as never;
@@ -736,7 +776,17 @@ export function runFig1(
           ts,
         );
       }
-      const d = deltaAlong(curve);
+      const evalAt = (t: number): number =>
+        l === layers
+          ? testCurv[m].loss(
+            classifierVector(params.classifier).map((b, i) => b + t * v[i]),
+          )
+          : lossAlongDirection(
+            layerObjective(model, params, data.test, l),
+            v,
+            [t],
+          )[0].loss;
+      const d = deltaAlong(curve, evalAt, config.deltaRefine);
       row.deltaL[m] = d.deltaL;
       row.tStar[m] = d.tStar;
       row.lambda1[m] = lambda;

@@ -62,7 +62,11 @@ function header(
     title: subtitle === undefined
       ? { text: o.title ?? defaults.title }
       : { text: o.title ?? defaults.title, subtitle },
-    config: { view: { stroke: null }, axis: { grid: true, gridOpacity: 0.4 } },
+    config: {
+      view: { stroke: null },
+      axis: { grid: true, gridOpacity: 0.4 },
+      legend: { labelLimit: 260 },
+    },
   };
 }
 
@@ -850,6 +854,7 @@ export function table2Spec(
         type: "nominal",
         title: null,
         sort: ["SGD", "SAM", "PoF"],
+        axis: { labelAngle: 0 },
       },
       xOffset: { field: "source", sort: ["paper", "ours"] },
       y: { field: "ratio", type: "quantitative", title: "seconds / SGD's" },

@@ -133,7 +133,16 @@ export function arrayEvalData(data: ArrayDataset, batchSize: number): EvalData {
   };
 }
 
-/** The first `n` examples of a dataset (all when `n` is undefined or larger). */
+/**
+ * The first `n` examples of a dataset (all when `n` is undefined or larger).
+ *
+ * @example
+ * ```ts
+ * import { limitDataset } from "./array_data.ts";
+ * const d = limitDataset({ x: new Float32Array(6), y: new Int32Array(3), n: 3, inputShape: [2] }, 2);
+ * if (d.n !== 2 || d.x.length !== 4) throw new Error();
+ * ```
+ */
 export function limitDataset(d: ArrayDataset, n?: number): ArrayDataset {
   if (n === undefined || n >= d.n) return d;
   const dim = d.inputShape.reduce((a, b) => a * b, 1);

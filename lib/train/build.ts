@@ -66,10 +66,24 @@ const TOY: DatasetInfo = {
  * `lib/data`'s 32x32 one): the smoke preset's data, 16x cheaper per image.
  * Training augmentation: 1-pixel padded random crop, normalised like
  * `synthetic-images`.
+ *
+ * @example
+ * ```ts
+ * import { datasetInfo, SYNTHETIC_8X8 } from "./build.ts";
+ * if (datasetInfo(SYNTHETIC_8X8).inputShape.join() !== "8,8,3") throw new Error();
+ * ```
  */
 export const SYNTHETIC_8X8 = "synthetic-images-8x8";
 
-/** Names {@link buildRun} accepts as `config.dataset`: `toy`, `synthetic-images-8x8` and every image dataset of `lib/data`. */
+/**
+ * Names {@link buildRun} accepts as `config.dataset`: `toy`, `synthetic-images-8x8` and every image dataset of `lib/data`.
+ *
+ * @example
+ * ```ts
+ * import { DATASETS } from "./build.ts";
+ * if (DATASETS.svhn.trainSize !== 73257 + 531131) throw new Error();
+ * ```
+ */
 export const DATASETS: Record<string, DatasetInfo> = {
   toy: TOY,
   [SYNTHETIC_8X8]: {
@@ -170,6 +184,15 @@ export function runWork(
 /**
  * The method of a run, its learning rate read from the run's schedule at
  * absolute epoch `optEpochOffset + floor(count / stepsPerEpoch)`.
+ *
+ * @example
+ * ```ts
+ * import { methodFor } from "./build.ts";
+ * const m = methodFor({ dataset: "toy", model: { kind: "mlp", hidden: [4] }, method: { name: "sam", rho: 0.05 },
+ *   seed: 0, epochs: 1, batchSize: 8, schedule: { baseLr: 0.1, milestones: [], factor: 1 },
+ *   momentum: 0.9, weightDecay: 0, keepEpochs: [] }, 10, 0);
+ * if (m.name !== "sam") throw new Error();
+ * ```
  */
 export function methodFor(
   config: RunConfig,
@@ -260,7 +283,22 @@ async function imageSplit(
   return set;
 }
 
-/** A {@link TrainData} over `lib/data`'s {@link DataLoader}. */
+/**
+ * A {@link TrainData} over `lib/data`'s {@link DataLoader}.
+ *
+ * @example
+ * ```ts
+ * import { useBackend } from "../backend.ts";
+ * import { DataLoader } from "../data/loader.ts";
+ * import { syntheticImages } from "../data/synthetic.ts";
+ * import { loaderTrainData } from "./build.ts";
+ * await useBackend("cpu");
+ * const set = syntheticImages({ n: 10, seed: 0, height: 4, width: 4 });
+ * const data = loaderTrainData(new DataLoader(set, { batchSize: 4, seed: 1, augment: { mean: [0, 0, 0], std: [1, 1, 1] } }));
+ * data.startEpoch(0);
+ * if (data.stepsPerEpoch !== 2 || data.next().y.shape[0] !== 4) throw new Error();
+ * ```
+ */
 export function loaderTrainData(loader: DataLoader): TrainData {
   const data: TrainData = {
     stepsPerEpoch: loader.batchesPerEpoch,
@@ -276,7 +314,20 @@ export function loaderTrainData(loader: DataLoader): TrainData {
   return data;
 }
 
-/** The examples of `set` in order (no augmentation), as an {@link EvalData}. */
+/**
+ * The examples of `set` in order (no augmentation), as an {@link EvalData}.
+ *
+ * @example
+ * ```ts
+ * import { useBackend } from "../backend.ts";
+ * import { syntheticImages } from "../data/synthetic.ts";
+ * import { imageEvalData } from "./build.ts";
+ * await useBackend("cpu");
+ * const set = syntheticImages({ n: 10, seed: 0, height: 4, width: 4 });
+ * const sizes = [...imageEvalData(set, { mean: [0, 0, 0], std: [1, 1, 1] }, 4).batches()].map((b) => b.y.shape[0]);
+ * if (sizes.join() !== "4,4,2") throw new Error(sizes.join());
+ * ```
+ */
 export function imageEvalData(
   set: ImageSet,
   augment: AugmentConfig,
@@ -342,7 +393,20 @@ async function buildImageRun(
   };
 }
 
-/** Builds a run's parts (see {@link RunBuilder}). */
+/**
+ * Builds a run's parts (see {@link RunBuilder}).
+ *
+ * @example
+ * ```ts
+ * import { useBackend } from "../backend.ts";
+ * import { buildRun } from "./build.ts";
+ * await useBackend("cpu");
+ * const parts = await buildRun({ dataset: "toy", model: { kind: "mlp", hidden: [8] }, method: { name: "sgd" },
+ *   seed: 0, epochs: 1, batchSize: 32, schedule: { baseLr: 0.1, milestones: [], factor: 1 },
+ *   momentum: 0.9, weightDecay: 0, keepEpochs: [] }, { optEpochOffset: 0 });
+ * if (parts.train.stepsPerEpoch !== 16 || parts.test.size !== 8192) throw new Error();
+ * ```
+ */
 export const buildRun: RunBuilder = (config, { optEpochOffset }) => {
   const model = modelFor(config.model, config.dataset);
   if (config.dataset !== "toy") {

@@ -117,7 +117,16 @@ export async function encodeCheckpoint(ckpt: Checkpoint): Promise<Uint8Array> {
   return bytes;
 }
 
-/** Parses {@link encodeCheckpoint}'s bytes; `source` names the file in errors. */
+/**
+ * Parses {@link encodeCheckpoint}'s bytes; `source` names the file in errors.
+ *
+ * @example
+ * ```ts
+ * import { decodeCheckpoint } from "./checkpoint.ts";
+ * try { decodeCheckpoint(new Uint8Array(4), "x.bin"); throw new Error("accepted"); }
+ * catch (e) { if (!(e as Error).message.includes("x.bin: not a checkpoint")) throw e; }
+ * ```
+ */
 export function decodeCheckpoint(
   bytes: Uint8Array,
   source: string,
@@ -183,7 +192,15 @@ export function decodeCheckpoint(
   };
 }
 
-/** The file name of the checkpoint at `epoch`. */
+/**
+ * The file name of the checkpoint at `epoch`.
+ *
+ * @example
+ * ```ts
+ * import { checkpointName } from "./checkpoint.ts";
+ * if (checkpointName(12) !== "ckpt-e00012.bin") throw new Error();
+ * ```
+ */
 export function checkpointName(epoch: number): string {
   return `ckpt-e${String(epoch).padStart(5, "0")}.bin`;
 }
@@ -253,7 +270,15 @@ export async function saveCheckpoint(
   return path;
 }
 
-/** Loads `<dir>/ckpt-eNNNNN.bin`. The caller owns the tensors. */
+/**
+ * Loads `<dir>/ckpt-eNNNNN.bin`. The caller owns the tensors.
+ *
+ * @example
+ * ```ts
+ * import { loadCheckpoint } from "./checkpoint.ts";
+ * await loadCheckpoint(await Deno.makeTempDir(), 3).then(() => { throw new Error("found"); }, () => {});
+ * ```
+ */
 export async function loadCheckpoint(
   dir: string,
   epoch: number,
@@ -273,7 +298,15 @@ export async function loadCheckpoint(
   return decodeCheckpoint(bytes, path);
 }
 
-/** Epochs of the checkpoints in `dir`, ascending (temporary files ignored). */
+/**
+ * Epochs of the checkpoints in `dir`, ascending (temporary files ignored).
+ *
+ * @example
+ * ```ts
+ * import { listCheckpoints } from "./checkpoint.ts";
+ * if ((await listCheckpoints("/nonexistent-dir")).length !== 0) throw new Error();
+ * ```
+ */
 export async function listCheckpoints(dir: string): Promise<number[]> {
   const out: number[] = [];
   try {
@@ -288,7 +321,15 @@ export async function listCheckpoints(dir: string): Promise<number[]> {
   return out.sort((a, b) => a - b);
 }
 
-/** The latest checkpoint epoch in `dir`, or null when there is none. */
+/**
+ * The latest checkpoint epoch in `dir`, or null when there is none.
+ *
+ * @example
+ * ```ts
+ * import { latestCheckpoint } from "./checkpoint.ts";
+ * if ((await latestCheckpoint(await Deno.makeTempDir())) !== null) throw new Error();
+ * ```
+ */
 export async function latestCheckpoint(dir: string): Promise<number | null> {
   const all = await listCheckpoints(dir);
   return all.length ? all[all.length - 1] : null;
@@ -297,6 +338,12 @@ export async function latestCheckpoint(dir: string): Promise<number | null> {
 /**
  * Deletes checkpoints other than `keep` epochs and the latest one, and
  * leftover temporary files of dead writers.
+ *
+ * @example
+ * ```ts
+ * import { pruneCheckpoints } from "./checkpoint.ts";
+ * await pruneCheckpoints(await Deno.makeTempDir(), [10]);
+ * ```
  */
 export async function pruneCheckpoints(
   dir: string,

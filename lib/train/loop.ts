@@ -40,7 +40,15 @@ export interface EvalData {
   batches(): Iterable<Batch>;
 }
 
-/** Thrown when a step's loss is not finite; the last checkpoint stays valid. */
+/**
+ * Thrown when a step's loss is not finite; the last checkpoint stays valid.
+ *
+ * @example
+ * ```ts
+ * import { NonFiniteLossError } from "./loop.ts";
+ * if (new NonFiniteLossError("x").name !== "NonFiniteLossError") throw new Error();
+ * ```
+ */
 export class NonFiniteLossError extends Error {
   override name = "NonFiniteLossError";
 }
@@ -123,6 +131,22 @@ const TELEMETRY_KEYS: (keyof StepMetrics)[] = [
  * replaced tensors are disposed by the method) and the epoch's record.
  * Throws {@link NonFiniteLossError} on a non-finite loss (the state passed in
  * has then been consumed; the caller's last checkpoint is the way back).
+ *
+ * @example
+ * ```ts
+ * import { useBackend } from "../backend.ts";
+ * import { Rng } from "../rng.ts";
+ * import { buildRun } from "./build.ts";
+ * import { trainEpoch } from "./loop.ts";
+ * await useBackend("cpu");
+ * const parts = await buildRun({ dataset: "toy", model: { kind: "mlp", hidden: [8] }, method: { name: "sgd" },
+ *   seed: 0, epochs: 1, batchSize: 64, schedule: { baseLr: 0.1, milestones: [], factor: 1 },
+ *   momentum: 0.9, weightDecay: 0, keepEpochs: [], testLimit: 64 }, { optEpochOffset: 0 });
+ * const init = parts.model.init(new Rng(0));
+ * const state = { params: init.params, bn: init.state, opt: parts.method.initOpt(init.params) };
+ * const { record } = trainEpoch(state, { ...parts, data: parts.train, epoch: 0, rng: new Rng(1) });
+ * if (record.epoch !== 1 || record.steps !== 8 || record.lr !== 0.1) throw new Error(JSON.stringify(record));
+ * ```
  */
 export function trainEpoch(
   state: TrainState,

@@ -72,7 +72,16 @@ export function renderProgress(p: ProgressState, width = 100): string {
     : line;
 }
 
-/** Draws progress lines to stderr. */
+/**
+ * Draws progress lines to stderr.
+ *
+ * @example
+ * ```ts
+ * import { ProgressBar } from "./progress.ts";
+ * const bar = new ProgressBar({ quiet: true });
+ * bar.line("not shown");
+ * ```
+ */
 export class ProgressBar {
   #tty: boolean;
   #last = 0;

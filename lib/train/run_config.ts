@@ -90,7 +90,17 @@ export interface RunConfig {
   from?: RunStart;
 }
 
-/** The epoch a run starts at: 0, or its start checkpoint's epoch. */
+/**
+ * The epoch a run starts at: 0, or its start checkpoint's epoch.
+ *
+ * @example
+ * ```ts
+ * import { startEpoch } from "./run_config.ts";
+ * const c = { dataset: "toy", model: { kind: "mlp" as const, hidden: [4] }, method: { name: "sgd" as const }, seed: 0,
+ *   epochs: 5, batchSize: 8, schedule: { baseLr: 0.1, milestones: [], factor: 1 }, momentum: 0.9, weightDecay: 0, keepEpochs: [] };
+ * if (startEpoch(c) !== 0 || startEpoch({ ...c, epochs: 9, from: { run: c, epoch: 5 } }) !== 5) throw new Error();
+ * ```
+ */
 export function startEpoch(config: RunConfig): number {
   return config.from ? config.from.epoch : 0;
 }

@@ -86,12 +86,30 @@ export interface RunDone {
   seconds: number;
 }
 
-/** The folder of a run. */
+/**
+ * The folder of a run.
+ *
+ * @example
+ * ```ts
+ * import { runDir } from "./runner.ts";
+ * import { PRESETS, sgdRun } from "../../repro/presets.ts";
+ * if (!runDir("out/runs", sgdRun(PRESETS.paper, PRESETS.paper.datasets[0], 0)).startsWith("out/runs/cifar10-sgd-e250-s0-")) throw new Error();
+ * ```
+ */
 export function runDir(runsDir: string, config: RunConfig): string {
   return `${runsDir}/${runId(config)}`;
 }
 
-/** The `done.json` of a finished run, or null. */
+/**
+ * The `done.json` of a finished run, or null.
+ *
+ * @example
+ * ```ts
+ * import { readDone } from "./runner.ts";
+ * import { PRESETS, sgdRun } from "../../repro/presets.ts";
+ * if ((await readDone(await Deno.makeTempDir(), sgdRun(PRESETS.smoke, PRESETS.smoke.datasets[0], 0))) !== null) throw new Error();
+ * ```
+ */
 export async function readDone(
   runsDir: string,
   config: RunConfig,
@@ -116,6 +134,22 @@ async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
  * returns at once when it is done. The caller must hold the run's lock when
  * several processes share the results folder (see {@link runPlan}).
  * The parent of a continuation must be done (or hold the start checkpoint).
+ *
+ * @example
+ * ```ts
+ * import { useBackend } from "../backend.ts";
+ * import { buildRun } from "./build.ts";
+ * import { trainRun } from "./runner.ts";
+ * await useBackend("cpu");
+ * const config = { dataset: "toy", model: { kind: "mlp" as const, hidden: [8] }, method: { name: "sgd" as const },
+ *   seed: 0, epochs: 2, batchSize: 64, schedule: { baseLr: 0.1, milestones: [], factor: 1 },
+ *   momentum: 0.9, weightDecay: 0, keepEpochs: [], testLimit: 64 };
+ * const runsDir = await Deno.makeTempDir();
+ * const done = await trainRun(config, { runsDir, build: buildRun });
+ * if (done.final.epoch !== 2) throw new Error();
+ * const again = await trainRun(config, { runsDir, build: buildRun }); // already done: returns at once
+ * if (again.final.testError !== done.final.testError) throw new Error();
+ * ```
  */
 export async function trainRun(
   config: RunConfig,
@@ -259,7 +293,16 @@ export async function trainRun(
   return result;
 }
 
-/** The per-epoch metrics of a run (complete lines only). */
+/**
+ * The per-epoch metrics of a run (complete lines only).
+ *
+ * @example
+ * ```ts
+ * import { runMetrics } from "./runner.ts";
+ * import { PRESETS, sgdRun } from "../../repro/presets.ts";
+ * if ((await runMetrics(await Deno.makeTempDir(), sgdRun(PRESETS.smoke, PRESETS.smoke.datasets[0], 0))).length !== 0) throw new Error();
+ * ```
+ */
 export function runMetrics(
   runsDir: string,
   config: RunConfig,
@@ -332,6 +375,23 @@ export interface RunPlanOptions extends TrainRunOptions {
  * makes sure its dependencies are done (claiming and training an unclaimed
  * one, waiting for one another process holds), then claims and trains it.
  * Returns the ids this process trained.
+ *
+ * @example
+ * ```ts
+ * import { runPlan } from "./runner.ts";
+ * import { runId } from "./run_id.ts";
+ * import { PRESETS, pofRun } from "../../repro/presets.ts";
+ * const p = PRESETS.paper, trained: string[] = [];
+ * const runsDir = await Deno.makeTempDir();
+ * await runPlan([pofRun(p, p.datasets[0], 0)], {
+ *   runsDir, build: () => Promise.reject(new Error("unused")),
+ *   train: async (c) => {
+ *     trained.push(runId(c));
+ *     await Deno.writeTextFile(`${runsDir}/${runId(c)}/done.json`, "{}");
+ *   },
+ * });
+ * if (trained.length !== 2 || !trained[0].includes("-sam-e200-")) throw new Error(trained.join());
+ * ```
  */
 export async function runPlan(
   configs: RunConfig[],
@@ -349,6 +409,7 @@ export async function runPlan(
     if (config.from) await ensure(config.from.run);
     const id = runId(config);
     const dir = `${options.runsDir}/${id}`;
+    let announced = false;
     while (true) {
       if (await readDone(options.runsDir, config)) return;
       if (await tryLock(dir, options.lockToken)) {
@@ -362,10 +423,13 @@ export async function runPlan(
         }
         return;
       }
-      const holder = await readLock(dir);
-      options.progress?.line(
-        `${id}: held by pid ${holder?.pid} on ${holder?.hostname}; waiting`,
-      );
+      if (!announced) {
+        const holder = await readLock(dir);
+        options.progress?.line(
+          `${id}: being trained by pid ${holder?.pid} on ${holder?.hostname}; waiting for it`,
+        );
+        announced = true;
+      }
       await new Promise((r) => setTimeout(r, poll));
     }
   };

@@ -1,4 +1,5 @@
 import { assert, assertEquals, assertRejects } from "@std/assert";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { useBackend } from "../backend.ts";
 import { Rng } from "../rng.ts";
 import { buildRun } from "./build.ts";
@@ -24,7 +25,10 @@ class Stop extends Error {}
 Deno.test("an interrupted run resumes from its checkpoint and ends with the same metrics", async () => {
   const config = toyRun(5);
   const a = await Deno.makeTempDir();
+  const tensorsBefore = tf.memory().numTensors;
   await trainRun(config, { runsDir: a, build: buildRun, checkpointEvery: 1 });
+  // Every tensor the run made (parameters, slots, batches, evaluations) is freed.
+  assertEquals(tf.memory().numTensors, tensorsBefore);
   const reference = (await readMetrics(`${runDir(a, config)}/metrics.jsonl`))
     .map(deterministic);
   assertEquals(reference.map((r) => r.epoch), [1, 2, 3, 4, 5]);

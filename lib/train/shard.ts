@@ -138,7 +138,17 @@ export async function tryLock(
   return false;
 }
 
-/** The lock's holder, or null when unlocked. */
+/**
+ * The lock's holder, or null when unlocked.
+ *
+ * @example
+ * ```ts
+ * import { readLock, tryLock } from "./shard.ts";
+ * const dir = await Deno.makeTempDir();
+ * await tryLock(dir, "me");
+ * if ((await readLock(dir))?.token !== "me") throw new Error();
+ * ```
+ */
 export async function readLock(dir: string): Promise<LockInfo | null> {
   try {
     return JSON.parse(await Deno.readTextFile(`${dir}/lock`));
@@ -147,7 +157,18 @@ export async function readLock(dir: string): Promise<LockInfo | null> {
   }
 }
 
-/** Releases a lock held under `token` (no-op otherwise). */
+/**
+ * Releases a lock held under `token` (no-op otherwise).
+ *
+ * @example
+ * ```ts
+ * import { readLock, releaseLock, tryLock } from "./shard.ts";
+ * const dir = await Deno.makeTempDir();
+ * await tryLock(dir, "me");
+ * await releaseLock(dir, "me");
+ * if ((await readLock(dir)) !== null) throw new Error();
+ * ```
+ */
 export async function releaseLock(
   dir: string,
   token: string = defaultToken(),

@@ -53,11 +53,11 @@ export const target: Target = {
     const config = fig1Config(ctx.preset.name);
     const results: Fig1Result[] = [];
     for (const seed of ctx.seeds) {
-      ctx.log(`fig1: seed ${seed}`);
+      ctx.log(`seed ${seed}`);
       results.push(
         runFig1(config, {
           seed,
-          onProgress: (l) => ctx.log(`fig1 [seed ${seed}] ${l}`),
+          onProgress: (l) => ctx.log(`[seed ${seed}] ${l}`),
         }),
       );
     }

@@ -43,11 +43,11 @@ export const target: Target = {
     const config = fig2Config(ctx.preset.name);
     const results: Fig2Result[] = [];
     for (const seed of ctx.seeds) {
-      ctx.log(`fig2: seed ${seed}`);
+      ctx.log(`seed ${seed}`);
       results.push(
         runFig2(config, {
           seed,
-          onProgress: (l) => ctx.log(`fig2 [seed ${seed}] ${l}`),
+          onProgress: (l) => ctx.log(`[seed ${seed}] ${l}`),
         }),
       );
     }

@@ -18,7 +18,16 @@ import {
   writeTargetText,
 } from "../target.ts";
 
-/** The zoom range: paper epochs 180-250 scaled to the preset. */
+/**
+ * The zoom range: paper epochs 180-250 scaled to the preset.
+ *
+ * @example
+ * ```ts
+ * import { fig4Zoom } from "./fig4.ts";
+ * import { PRESETS } from "../presets.ts";
+ * if (fig4Zoom(PRESETS.paper).join() !== "180,250") throw new Error();
+ * ```
+ */
 export function fig4Zoom(p: Preset): [number, number] {
   return [Math.max(1, Math.round((180 / 250) * p.epochs)), p.epochs];
 }
@@ -38,7 +47,16 @@ function curve(
   };
 }
 
-/** Fig. 4. */
+/**
+ * Fig. 4.
+ *
+ * @example
+ * ```ts
+ * import { target } from "./fig4.ts";
+ * import { PRESETS } from "../presets.ts";
+ * if (target.runs(PRESETS.paper, [0, 1, 2]).length !== 6) throw new Error();
+ * ```
+ */
 export const target: Target = {
   name: "fig4",
   title:

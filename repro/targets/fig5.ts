@@ -19,25 +19,42 @@ import { median } from "../../lib/plot/stats.ts";
 import { disposeTree } from "../../lib/tree.ts";
 import {
   analysisData,
+  datasetInfo,
   imageEvalData,
+  runWork,
   sampleBatches,
 } from "../../lib/train/build.ts";
 import { pofRun, samBaseRun } from "../presets.ts";
 import { type Target, writeTargetJson, writeTargetText } from "../target.ts";
 
-/** Fig. 5. */
+/**
+ * Fig. 5.
+ *
+ * @example
+ * ```ts
+ * import { target } from "./fig5.ts";
+ * import { PRESETS } from "../presets.ts";
+ * if (target.runs(PRESETS.paper, [0])[0].keepEpochs.join() !== "210,250") throw new Error();
+ * ```
+ */
 export const target: Target = {
   name: "fig5",
   title: "Fig. 5: histograms of u^T H u, SAM-200 vs PoF-210, train and test",
   runs(p, seeds) {
     return [pofRun(p, p.datasets[0], seeds[0])];
   },
-  work(p) {
-    const n = p.histogramBatches * p.weakBatchSize * 4;
+  work(p, seeds) {
+    const run = pofRun(p, p.datasets[0], seeds[0]);
+    const info = datasetInfo(run.dataset);
+    const macs = runWork(run).multiplyAddsPerImage;
+    const split = Math.min(info.trainSize, run.trainLimit ?? Infinity) +
+      Math.min(info.testSize, run.testLimit ?? Infinity);
     return [{
       description:
-        `u^T H u on ${p.histogramBatches} train + ${p.histogramBatches} test mini-batches of ${p.weakBatchSize}, 2 checkpoints, plus full-split feature passes`,
-      multiplyAdds: n * 1e6,
+        `u^T H u on ${p.histogramBatches} train + ${p.histogramBatches} test mini-batches of ${p.weakBatchSize} ` +
+        `and full-split Hessians (${split} images), at 2 checkpoints`,
+      multiplyAdds: 2 * (2 * p.histogramBatches * p.weakBatchSize + split) *
+        macs,
     }];
   },
   async produce(ctx) {

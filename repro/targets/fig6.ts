@@ -15,18 +15,37 @@ import { fig6Spec } from "../../lib/plot/figures.ts";
 import { renderSvg } from "../../lib/plot/render.ts";
 import { median } from "../../lib/plot/stats.ts";
 import { disposeTree } from "../../lib/tree.ts";
-import { analysisData, sampleBatches } from "../../lib/train/build.ts";
+import { analysisData, runWork, sampleBatches } from "../../lib/train/build.ts";
 import { lrAt } from "../../lib/train/run_config.ts";
 import { pofRun } from "../presets.ts";
 import { type Target, writeTargetJson, writeTargetText } from "../target.ts";
 
-/** Fig. 6. */
+/**
+ * Fig. 6.
+ *
+ * @example
+ * ```ts
+ * import { target } from "./fig6.ts";
+ * import { PRESETS } from "../presets.ts";
+ * if (target.runs(PRESETS.paper, [0])[0].method.name !== "pof") throw new Error();
+ * ```
+ */
 export const target: Target = {
   name: "fig6",
   title:
     "Fig. 6: perturbation norms of PoF (gamma = 2), SAM and an SGD step (log axis)",
   runs(p, seeds) {
     return [pofRun(p, p.datasets[0], seeds[0])];
+  },
+  work(p, seeds) {
+    const macs = runWork(pofRun(p, p.datasets[0], seeds[0]))
+      .multiplyAddsPerImage;
+    return [{
+      description:
+        `perturbations on ${p.histogramBatches} mini-batches each of PoF (${p.weakBatchSize}), SAM and SGD (${p.batchSize})`,
+      multiplyAdds: p.histogramBatches * (p.weakBatchSize + 2 * p.batchSize) *
+        macs,
+    }];
   },
   async produce(ctx) {
     const p = ctx.preset;

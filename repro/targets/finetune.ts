@@ -20,7 +20,16 @@ import {
   writeTargetText,
 } from "../target.ts";
 
-/** Classifier-only fine-tuning after PoF. */
+/**
+ * Classifier-only fine-tuning after PoF.
+ *
+ * @example
+ * ```ts
+ * import { target } from "./finetune.ts";
+ * import { PRESETS } from "../presets.ts";
+ * if (target.runs(PRESETS.paper, [0])[0].from!.epoch !== 250) throw new Error();
+ * ```
+ */
 export const target: Target = {
   name: "finetune",
   title:

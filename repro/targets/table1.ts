@@ -39,7 +39,16 @@ export interface Table1Row {
   errors: number[];
 }
 
-/** The rows of Table 1: which run and epoch each cell reads. */
+/**
+ * The rows of Table 1: which run and epoch each cell reads.
+ *
+ * @example
+ * ```ts
+ * import { table1Cells } from "./table1.ts";
+ * import { PRESETS } from "../presets.ts";
+ * if (table1Cells(PRESETS.paper).map((c) => c.epoch).join() !== "200,250,200,250,210,250") throw new Error();
+ * ```
+ */
 export function table1Cells(
   p: Preset,
 ): { method: "sgd" | "sam" | "pof"; paperEpoch: number; epoch: number }[] {
@@ -59,7 +68,16 @@ function label(method: string, paperEpoch: number): string {
   } ${paperEpoch}`;
 }
 
-/** Table 1. */
+/**
+ * Table 1.
+ *
+ * @example
+ * ```ts
+ * import { target } from "./table1.ts";
+ * import { PRESETS } from "../presets.ts";
+ * if (target.runs(PRESETS.paper, [0, 1]).length !== 4 * 2 * 3) throw new Error();
+ * ```
+ */
 export const target: Target = {
   name: "table1",
   title:

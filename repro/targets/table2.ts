@@ -95,7 +95,16 @@ async function timeMethod(
   };
 }
 
-/** Table 2. */
+/**
+ * Table 2.
+ *
+ * @example
+ * ```ts
+ * import { target } from "./table2.ts";
+ * import { PRESETS } from "../presets.ts";
+ * if (target.runs(PRESETS.smoke, [0]).length !== 0 || !(target.work!(PRESETS.smoke, [0])[0].multiplyAdds > 0)) throw new Error();
+ * ```
+ */
 export const target: Target = {
   name: "table2",
   title: "Table 2: seconds per epoch of SGD, SAM, PoF and ratios to SGD",
