@@ -61,3 +61,24 @@ export * from "./lib/data/image_set.ts";
 export * from "./lib/data/synthetic.ts";
 export * from "./lib/data/fabricate.ts";
 export * from "./lib/data/download.ts";
+
+// Training runner
+export * from "./lib/train/runner.ts";
+export * from "./lib/train/loop.ts";
+export * from "./lib/train/checkpoint.ts";
+export * from "./lib/train/metrics_log.ts";
+export * from "./lib/train/run_config.ts";
+export * from "./lib/train/run_id.ts";
+export * from "./lib/train/shard.ts";
+export * from "./lib/train/progress.ts";
+export * from "./lib/train/build.ts";
+export * from "./lib/train/array_data.ts";
+
+// Plotting
+export * from "./lib/plot/figures.ts";
+export * from "./lib/plot/render.ts";
+export * from "./lib/plot/display.ts";
+export * from "./lib/plot/stats.ts";
+export * from "./lib/plot/tables.ts";
+export * from "./lib/plot/style.ts";
+export * from "./lib/plot/paper.ts";

@@ -26,11 +26,17 @@
  * classifier). With lambda_l its eigenvalue and the curvature length
  * `tau_l = deltaScale / sqrt(lambda_l)`, the test loss is evaluated at
  * `w_l + t v_l` for t on a symmetric grid of `deltaPoints` points in
- * [-tau_l, tau_l], and `Delta L = L_test(0) - min_t L_test(t)`: how much test
- * loss the training minimum gives away along its sharpest direction within
- * the region where the training loss rises by about `deltaScale^2 / 2`. The
- * grid minimum is refined by `deltaRefine` golden-section steps on its two
- * neighbouring intervals.
+ * [-tau_l, tau_l] (the region where the training loss rises by about
+ * `deltaScale^2 / 2`), and so is the training loss. With t_train and t_test
+ * the minimisers of the training and the test loss on that segment,
+ * `Delta L = L_test(t_train) - L_test(t_test)`: the test loss the training
+ * minimum of the sharpest direction gives away (the paper's Fig. 1(a, b)
+ * picture of displaced train / test minima). `deltaLAtPoint =
+ * L_test(0) - L_test(t_test)` measures it from the model's own parameters
+ * instead, which differs for PoF (theta0 frozen while phi moved, so the
+ * evaluated point is no longer a training minimum along v). Grid minima are
+ * refined by `deltaRefine` golden-section steps on their two neighbouring
+ * intervals.
  *
  * Fig. 1(d): training loss along the top `landscapeTopK` final-layer
  * eigenvectors of each model, on t in [-R, R] with R = `landscapeRange /
@@ -611,13 +617,21 @@ export function flatWidth(
 /** One layer's row of Fig. 1(c). */
 export interface Fig1LayerResult {
   layer: number;
+  /**
+   * `L_test(t_train) - min_t L_test(t)` along v: the test loss given away by
+   * the training minimiser of the 1-D subspace (see the module doc).
+   */
   deltaL: { sgd: number; pof: number };
+  /** `L_test(0) - min_t L_test(t)`: the same measured from the model's own parameters. */
+  deltaLAtPoint: { sgd: number; pof: number };
   /** Top eigenvalue of the layer's training-loss Hessian block. */
   lambda1: { sgd: number; pof: number };
   /** The grid half-width tau = deltaScale / sqrt(lambda1). */
   tau: { sgd: number; pof: number };
+  /** t of the training-loss minimum along v (in [-tau, tau]). */
+  tTrain: { sgd: number; pof: number };
   /** t of the test-loss minimum along v (in [-tau, tau]). */
-  tStar: { sgd: number; pof: number };
+  tTest: { sgd: number; pof: number };
 }
 
 /** The result of {@link runFig1} for one seed. */
@@ -734,14 +748,15 @@ export function runFig1(
     const row = {
       layer: l,
       deltaL: { sgd: 0, pof: 0 },
+      deltaLAtPoint: { sgd: 0, pof: 0 },
       lambda1: { sgd: 0, pof: 0 },
       tau: { sgd: 0, pof: 0 },
-      tStar: { sgd: 0, pof: 0 },
+      tTrain: { sgd: 0, pof: 0 },
+      tTest: { sgd: 0, pof: 0 },
     };
     for (const m of ["sgd", "pof"] as const) {
       const params = models[m].params;
       let lambda: number, v: Float64Array;
-      let curve: { t: number; loss: number }[];
       if (l === layers) {
         lambda = finalEig[m].values[0];
         v = finalEig[m].vectors[0];
@@ -763,32 +778,43 @@ export function runFig1(
       }
       const tau = config.deltaScale / Math.sqrt(lambda);
       const ts = grid(tau, config.deltaPoints);
-      if (l === layers) {
-        const base = classifierVector(params.classifier);
-        curve = ts.map((t) => ({
-          t,
-          loss: testCurv[m].loss(base.map((b, i) => b + t * v[i])),
-        }));
-      } else {
-        curve = lossAlongDirection(
-          layerObjective(model, params, data.test, l),
-          v,
-          ts,
-        );
-      }
-      const evalAt = (t: number): number =>
+      const base = classifierVector(params.classifier);
+      const lossAt = (set: "train" | "test", t: number): number =>
         l === layers
-          ? testCurv[m].loss(
-            classifierVector(params.classifier).map((b, i) => b + t * v[i]),
+          ? (set === "train" ? curv : testCurv)[m].loss(
+            base.map((b, i) => b + t * v[i]),
           )
           : lossAlongDirection(
-            layerObjective(model, params, data.test, l),
+            layerObjective(model, params, data[set], l),
             v,
             [t],
           )[0].loss;
-      const d = deltaAlong(curve, evalAt, config.deltaRefine);
-      row.deltaL[m] = d.deltaL;
-      row.tStar[m] = d.tStar;
+      const curveOn = (set: "train" | "test") =>
+        l === layers
+          ? ts.map((t) => ({ t, loss: lossAt(set, t) }))
+          : lossAlongDirection(
+            layerObjective(model, params, data[set], l),
+            v,
+            ts,
+          );
+      const testCurve = curveOn("test");
+      const te = deltaAlong(
+        testCurve,
+        (t) => lossAt("test", t),
+        config.deltaRefine,
+      );
+      const tr = deltaAlong(
+        curveOn("train"),
+        (t) => lossAt("train", t),
+        config.deltaRefine,
+      );
+      const test0 = testCurve[(ts.length - 1) / 2].loss;
+      const testMin = test0 - te.deltaL;
+      const testAtTrainMin = tr.tStar === 0 ? test0 : lossAt("test", tr.tStar);
+      row.deltaL[m] = Math.max(0, testAtTrainMin - testMin);
+      row.deltaLAtPoint[m] = te.deltaL;
+      row.tTrain[m] = tr.tStar;
+      row.tTest[m] = te.tStar;
       row.lambda1[m] = lambda;
       row.tau[m] = tau;
     }
@@ -1027,6 +1053,8 @@ export interface Fig1Summary {
     deltaL: { sgd: number; pof: number };
     deltaLStd: { sgd: number; pof: number };
     deltaLPerSeed: { sgd: number[]; pof: number[] };
+    /** Mean over seeds of `deltaLAtPoint`. */
+    deltaLAtPoint: { sgd: number; pof: number };
     lambda1PerSeed: { sgd: number[]; pof: number[] };
   }[];
   /** The first seed's Fig. 1(d) curves. */
@@ -1076,8 +1104,8 @@ function spearman(x: number[], y: number[]): number {
  * import { summarizeFig1, type Fig1Result } from "./toy_figures.ts";
  * const r = (seed: number, final: number) => ({
  *   seed, config: {}, metrics: {}, seconds: 0,
- *   layers: [1, 2, 3].map((layer) => ({ layer, deltaL: { sgd: layer === 3 ? final : 0.1 * layer, pof: 0.05 },
- *     lambda1: { sgd: 1, pof: 1 }, tau: { sgd: 1, pof: 1 }, tStar: { sgd: 0, pof: 0 } })),
+ *   layers: [1, 2, 3].map((layer) => ({ layer, deltaL: { sgd: layer === 3 ? final : 0.1 * layer, pof: 0.05 }, deltaLAtPoint: { sgd: 0, pof: 0 },
+ *     lambda1: { sgd: 1, pof: 1 }, tau: { sgd: 1, pof: 1 } })),
  *   landscape: { sgd: [], pof: [] }, landscapeTopK: { sgd: [], pof: [] },
  *   finalEigenvalues: { sgd: [], pof: [] }, flatWidth: { sgd: [1], pof: [2] },
  * }) as unknown as Fig1Result;
@@ -1096,6 +1124,10 @@ export function summarizeFig1(results: Fig1Result[]): Fig1Summary {
       deltaL: { sgd: meanOf(sgd), pof: meanOf(pof) },
       deltaLStd: { sgd: stdOf(sgd), pof: stdOf(pof) },
       deltaLPerSeed: { sgd, pof },
+      deltaLAtPoint: {
+        sgd: meanOf(results.map((r) => r.layers[i].deltaLAtPoint.sgd)),
+        pof: meanOf(results.map((r) => r.layers[i].deltaLAtPoint.pof)),
+      },
       lambda1PerSeed: {
         sgd: results.map((r) => r.layers[i].lambda1.sgd),
         pof: results.map((r) => r.layers[i].lambda1.pof),

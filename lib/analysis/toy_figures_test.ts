@@ -138,7 +138,9 @@ Deno.test("runFig1 (smoke): five layers, Delta L >= 0, landscapes on a shared ax
     for (const m of ["sgd", "pof"] as const) {
       assert(l.deltaL[m] >= 0 && l.lambda1[m] > 0, JSON.stringify(l));
       assertAlmostEquals(l.tau[m], 1 / Math.sqrt(l.lambda1[m]), 1e-12);
-      assert(Math.abs(l.tStar[m]) <= l.tau[m] + 1e-12);
+      assert(Math.abs(l.tTest[m]) <= l.tau[m] + 1e-12);
+      assert(Math.abs(l.tTrain[m]) <= l.tau[m] + 1e-12);
+      assert(l.deltaLAtPoint[m] >= 0);
     }
   }
   assertEquals(

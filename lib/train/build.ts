@@ -45,7 +45,7 @@ import {
 } from "./array_data.ts";
 
 /** Static facts about a dataset (no data loaded). */
-export interface DatasetInfo {
+export interface RunDatasetInfo {
   name: string;
   trainSize: number;
   testSize: number;
@@ -53,7 +53,7 @@ export interface DatasetInfo {
   numClasses: number;
 }
 
-const TOY: DatasetInfo = {
+const TOY: RunDatasetInfo = {
   name: "toy",
   trainSize: 512,
   testSize: 8192,
@@ -69,8 +69,8 @@ const TOY: DatasetInfo = {
  *
  * @example
  * ```ts
- * import { datasetInfo, SYNTHETIC_8X8 } from "./build.ts";
- * if (datasetInfo(SYNTHETIC_8X8).inputShape.join() !== "8,8,3") throw new Error();
+ * import { runDatasetInfo, SYNTHETIC_8X8 } from "./build.ts";
+ * if (runDatasetInfo(SYNTHETIC_8X8).inputShape.join() !== "8,8,3") throw new Error();
  * ```
  */
 export const SYNTHETIC_8X8 = "synthetic-images-8x8";
@@ -80,11 +80,11 @@ export const SYNTHETIC_8X8 = "synthetic-images-8x8";
  *
  * @example
  * ```ts
- * import { DATASETS } from "./build.ts";
- * if (DATASETS.svhn.trainSize !== 73257 + 531131) throw new Error();
+ * import { RUN_DATASETS } from "./build.ts";
+ * if (RUN_DATASETS.svhn.trainSize !== 73257 + 531131) throw new Error();
  * ```
  */
-export const DATASETS: Record<string, DatasetInfo> = {
+export const RUN_DATASETS: Record<string, RunDatasetInfo> = {
   toy: TOY,
   [SYNTHETIC_8X8]: {
     name: SYNTHETIC_8X8,
@@ -96,7 +96,7 @@ export const DATASETS: Record<string, DatasetInfo> = {
 };
 for (const name of DATASET_NAMES) {
   const d = imageDatasetInfo(name);
-  DATASETS[name] = {
+  RUN_DATASETS[name] = {
     name,
     // SVHN trains on train + extra (paper), as buildRun loads it.
     trainSize: d.trainSize + (name === "svhn" ? d.extraSize ?? 0 : 0),
@@ -111,15 +111,15 @@ for (const name of DATASET_NAMES) {
  *
  * @example
  * ```ts
- * import { datasetInfo } from "./build.ts";
- * if (datasetInfo("toy").numClasses !== 4) throw new Error();
+ * import { runDatasetInfo } from "./build.ts";
+ * if (runDatasetInfo("toy").numClasses !== 4) throw new Error();
  * ```
  */
-export function datasetInfo(name: string): DatasetInfo {
-  const d = DATASETS[name];
+export function runDatasetInfo(name: string): RunDatasetInfo {
+  const d = RUN_DATASETS[name];
   if (!d) {
     throw new RangeError(
-      `unknown dataset "${name}"; valid: ${Object.keys(DATASETS).join(", ")}`,
+      `unknown dataset "${name}"; valid: ${Object.keys(RUN_DATASETS).join(", ")}`,
     );
   }
   return d;
@@ -136,7 +136,7 @@ export function datasetInfo(name: string): DatasetInfo {
  * ```
  */
 export function modelFor(spec: RunConfig["model"], dataset: string): Model {
-  const info = datasetInfo(dataset);
+  const info = runDatasetInfo(dataset);
   if (spec.kind === "mlp") {
     if (info.inputShape.length !== 1) {
       throw new RangeError(
@@ -173,7 +173,7 @@ export function modelFor(spec: RunConfig["model"], dataset: string): Model {
 export function runWork(
   config: RunConfig,
 ): { imagesPerEpoch: number; multiplyAddsPerImage: number } {
-  const info = datasetInfo(config.dataset);
+  const info = runDatasetInfo(config.dataset);
   const n = Math.min(info.trainSize, config.trainLimit ?? Infinity);
   return {
     imagesPerEpoch: Math.floor(n / config.batchSize) * config.batchSize,

@@ -19,7 +19,7 @@ import { median } from "../../lib/plot/stats.ts";
 import { disposeTree } from "../../lib/tree.ts";
 import {
   analysisData,
-  datasetInfo,
+  runDatasetInfo,
   imageEvalData,
   runWork,
   sampleBatches,
@@ -45,7 +45,7 @@ export const target: Target = {
   },
   work(p, seeds) {
     const run = pofRun(p, p.datasets[0], seeds[0]);
-    const info = datasetInfo(run.dataset);
+    const info = runDatasetInfo(run.dataset);
     const macs = runWork(run).multiplyAddsPerImage;
     const split = Math.min(info.trainSize, run.trainLimit ?? Infinity) +
       Math.min(info.testSize, run.testLimit ?? Infinity);
