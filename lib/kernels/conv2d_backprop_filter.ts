@@ -7,9 +7,10 @@
  * i.e. `dW = im2col(x)^T @ dy`: the transposed im2col matrix is built by tight
  * JavaScript loops (x to channel-major, then sequential row copies) straight
  * onto the wasm heap, and the product is the backend's own XNNPACK
- * `BatchMatMul` (this orientation packs only dy, the small operand). Batches are processed in chunks so the
- * im2col matrix stays below
- * `conv2dBackpropFilterOptions.maxChunkElements`.
+ * `BatchMatMul` (this orientation packs only dy, the small operand). Batches
+ * are processed in chunks so that the im2col matrix stays below
+ * `conv2dBackpropFilterOptions.maxChunkElements`. NHWC only (as the wasm
+ * backend's own convolutions); float32 only.
  *
  * @module
  */
@@ -39,7 +40,8 @@ export const conv2dBackpropFilterOptions = { maxChunkElements: 1 << 23 };
  * Pure reference of the kernel on typed arrays: the filter gradient
  * `[KH, KW, CI, CO]` of an NHWC convolution with geometry `g`, from the input
  * `x` and the output gradient `dy`. Same algorithm as the wasm kernel
- * (channel-major transpose, transposed im2col, matrix product), in plain JavaScript.
+ * (channel-major transpose, transposed im2col, matrix product), in plain
+ * JavaScript.
  *
  * @example
  * ```ts
