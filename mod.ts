@@ -61,6 +61,15 @@ export * from "./lib/data/image_set.ts";
 export * from "./lib/data/synthetic.ts";
 export * from "./lib/data/fabricate.ts";
 export * from "./lib/data/download.ts";
+export * from "./lib/data/toy.ts";
+
+// Curvature analysis and the toy experiments
+export * from "./lib/analysis/hessian.ts";
+export * from "./lib/analysis/classifier_hessian.ts";
+export * from "./lib/analysis/eigen.ts";
+export * from "./lib/analysis/landscape.ts";
+export * from "./lib/analysis/toy_figures.ts";
+export * from "./lib/analysis/checkpoint_stats.ts";
 
 // Training runner
 export * from "./lib/train/runner.ts";
