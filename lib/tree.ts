@@ -28,7 +28,9 @@ function sameKeys(a: Params, b: Params, what: string): void {
  * @example
  * ```ts
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import { useBackend } from "./backend.ts";
  * import { mapTree } from "./tree.ts";
+ * await useBackend("cpu");
  * const doubled = mapTree({ w: tf.ones([2]) }, (t) => tf.mul(t, 2));
  * if (doubled.w.dataSync()[0] !== 2) throw new Error();
  * ```

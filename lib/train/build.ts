@@ -119,7 +119,9 @@ export function runDatasetInfo(name: string): RunDatasetInfo {
   const d = RUN_DATASETS[name];
   if (!d) {
     throw new RangeError(
-      `unknown dataset "${name}"; valid: ${Object.keys(RUN_DATASETS).join(", ")}`,
+      `unknown dataset "${name}"; valid: ${
+        Object.keys(RUN_DATASETS).join(", ")
+      }`,
     );
   }
   return d;
