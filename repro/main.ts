@@ -27,7 +27,8 @@ import { loadCheckpoint } from "../lib/train/checkpoint.ts";
 import { startEpoch } from "../lib/train/run_config.ts";
 import { formatDuration, ProgressBar } from "../lib/train/progress.ts";
 import { buildRun, modelFor, runWork } from "../lib/train/build.ts";
-import { getPreset } from "./presets.ts";
+import { getPreset, withCachedDatasets } from "./presets.ts";
+import { resolveCacheDir } from "../lib/data/datasets.ts";
 import {
   type Preset,
   PRESET_NAMES,
@@ -50,6 +51,8 @@ export interface CliOptions {
   dryRun: boolean;
   quiet: boolean;
   checkpointEvery: number;
+  /** `--data-dir`: the dataset cache folder (undefined: env POF_DATA_DIR, else ./data). */
+  dataDir?: string;
 }
 
 /**
@@ -91,13 +94,15 @@ Targets:
 Options:
   --preset NAME        ${PRESET_NAMES.join(" | ")} (default quick)
                          smoke: synthetic data, tiny WRN, minutes on 2 CPU cores (CI)
-                         quick: real Fashion-MNIST, reduced WRN and epochs, about an hour on 2 CPU cores
+                         quick: real Fashion-MNIST, reduced WRN and epochs, about an hour on 2 CPU cores;
+                                CIFAR-10/100 and SVHN join Table 1 only if already cached (no downloads)
                          paper: Sec. 4.1 exactly (WRN-28-10, 250 epochs, 4 datasets); GPUs
   --seeds N            number of seeds 0..N-1 (default: the preset's)
   --out DIR            results folder (default results/<preset>); runs go to DIR/runs
   --backend NAME       ${BACKEND_NAMES.join(" | ")} (default auto)
   --shard i/n          train only shard i of n of the run list (0 <= i < n)
   --checkpoint-every K checkpoint every K epochs (default: the preset's)
+  --data-dir DIR       dataset cache (default: env POF_DATA_DIR, else ./data)
   --dry-run            list the runs needed, what is done, and the work estimate; train nothing
   --quiet              no progress output
   -h, --help           this text`;
@@ -109,6 +114,7 @@ const STRING_FLAGS = [
   "backend",
   "shard",
   "checkpoint-every",
+  "data-dir",
 ];
 const BOOLEAN_FLAGS = ["dry-run", "help", "quiet"];
 
@@ -137,6 +143,8 @@ export function parseCli(args: string[]): CliOptions | "help" {
   const unknown: string[] = [];
   const a = parseArgs(args, {
     string: STRING_FLAGS,
+    // Collected so that a flag given twice is seen (parseArgs would keep the last).
+    collect: STRING_FLAGS,
     boolean: BOOLEAN_FLAGS,
     alias: { h: "help" },
     unknown: (arg: string) => {
@@ -155,16 +163,20 @@ export function parseCli(args: string[]): CliOptions | "help" {
       } (see --help)`,
     );
   }
+  const flag: Record<string, string | undefined> = {};
   for (const f of STRING_FLAGS) {
-    const given = args.filter((x) => x === `--${f}` || x.startsWith(`--${f}=`));
+    const given = (a[f] ?? []) as string[];
     if (given.length > 1) {
       throw new UsageError(
-        `--${f} given more than once (${given.length} times); give it once`,
+        `--${f} given more than once (${given.length} times: ${
+          given.map((v) => JSON.stringify(v)).join(", ")
+        }); give it once`,
       );
     }
-    if (a[f] === "") {
+    if (given[0] === "") {
       throw new UsageError(`--${f} needs a value (see --help)`);
     }
+    flag[f] = given[0];
   }
   const names = a._.map(String);
   if (names.length === 0) {
@@ -183,23 +195,23 @@ export function parseCli(args: string[]): CliOptions | "help" {
       );
     }
   }
-  const presetName = a.preset ?? "quick";
+  const presetName = flag.preset ?? "quick";
   if (!(PRESET_NAMES as readonly string[]).includes(presetName)) {
     throw new UsageError(
       `unknown preset "${presetName}"; valid: ${PRESET_NAMES.join(", ")}`,
     );
   }
   const preset = getPreset(presetName);
-  const backend = a.backend ?? "auto";
+  const backend = flag.backend ?? "auto";
   if (!(BACKEND_NAMES as readonly string[]).includes(backend)) {
     throw new UsageError(
       `unknown backend "${backend}"; valid: ${BACKEND_NAMES.join(", ")}`,
     );
   }
   let shard: Shard = { index: 0, count: 1 };
-  if (a.shard !== undefined) {
+  if (flag.shard !== undefined) {
     try {
-      shard = parseShard(a.shard);
+      shard = parseShard(flag.shard);
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
@@ -207,15 +219,18 @@ export function parseCli(args: string[]): CliOptions | "help" {
   return {
     targets: [...new Set(targets)],
     preset,
-    seeds: a.seeds === undefined ? preset.seeds : positiveInt("seeds", a.seeds),
-    out: a.out ?? `results/${preset.name}`,
+    seeds: flag.seeds === undefined
+      ? preset.seeds
+      : positiveInt("seeds", flag.seeds),
+    out: flag.out ?? `results/${preset.name}`,
     backend: backend as BackendName,
     shard,
     dryRun: a["dry-run"] === true,
     quiet: a.quiet === true,
-    checkpointEvery: a["checkpoint-every"] === undefined
+    checkpointEvery: flag["checkpoint-every"] === undefined
       ? preset.checkpointEvery
-      : positiveInt("checkpoint-every", a["checkpoint-every"]),
+      : positiveInt("checkpoint-every", flag["checkpoint-every"]),
+    dataDir: flag["data-dir"],
   };
 }
 
@@ -282,11 +297,15 @@ export async function gitCommit(): Promise<string> {
  * const c = sgdRun(PRESETS.smoke, PRESETS.smoke.datasets[0], 0);
  * if (!store.id(c).includes("-sgd-e10-s0-")) throw new Error(store.id(c));
  * await store.result(c).then(() => { throw new Error("not done yet"); }, () => {});
+ * if (await store.done(c)) throw new Error("not done yet");
  * ```
  */
 export function runStore(runsDir: string): RunStore {
   const store: RunStore = {
     id: runId,
+    async done(config) {
+      return (await readDone(runsDir, config)) !== null;
+    },
     async result(config) {
       if (!(await readDone(runsDir, config))) {
         throw new Error(
@@ -434,6 +453,17 @@ export async function main(args: string[]): Promise<number> {
     }
     throw e;
   }
+  if (options.dataDir !== undefined) {
+    // The runs load their data through lib/data, which reads POF_DATA_DIR.
+    Deno.env.set("POF_DATA_DIR", options.dataDir);
+  }
+  // quick: add the datasets already cached (verified, no downloads).
+  options = {
+    ...options,
+    preset: await withCachedDatasets(options.preset, {
+      cacheDir: resolveCacheDir(options.dataDir),
+    }),
+  };
   const targets: Target[] = [];
   for (const name of options.targets) targets.push(await loadTarget(name));
   await Deno.mkdir(`${options.out}/runs`, { recursive: true });

@@ -14,6 +14,8 @@ import {
 import { PRESET_NAMES, TARGET_NAMES } from "./target.ts";
 import { PRESETS } from "./presets.ts";
 import { BACKEND_NAMES } from "../lib/backend.ts";
+import { datasetInfo } from "../lib/data/datasets.ts";
+import { fabricateDataset } from "../lib/data/fabricate.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -33,8 +35,15 @@ Deno.test("every flag error is a UsageError naming the value and the valid choic
     [["fig1", "--frobnicate"], ["--frobnicate", "--preset", "--dry-run"]],
     [["fig1", "--out", ""], ["--out needs a value"]],
     [["fig1", "--preset", "smoke", "--preset", "paper"], [
-      "--preset given more than once",
+      '--preset given more than once (2 times: "smoke", "paper")',
     ]],
+    [["fig1", "--seeds=2", "--out", "a", "--seeds", "3"], [
+      '--seeds given more than once (2 times: "2", "3")',
+    ]],
+    [["fig1", "--data-dir", "a", "--data-dir=b", "--data-dir", "c"], [
+      "--data-dir given more than once (3 times",
+    ]],
+    [["fig1", "--data-dir="], ["--data-dir needs a value"]],
   ];
   for (const [args, parts] of cases) {
     const e = assertThrows(
@@ -60,6 +69,13 @@ Deno.test("defaults, all, and a full valid command line", () => {
   assertEquals(d.backend, "auto");
   assertEquals(d.shard, { index: 0, count: 1 });
   assertEquals(d.dryRun, false);
+  assertEquals(d.dataDir, undefined);
+  // A value after "--" is a positional argument, not a second flag.
+  assertThrows(
+    () => parseCli(["fig1", "--preset", "smoke", "--", "--preset"]),
+    UsageError,
+    'unknown target "--preset"',
+  );
   const all = parseCli(["all", "table1"]);
   assert(all !== "help");
   assertEquals(all.targets, [...TARGET_NAMES]);
@@ -78,6 +94,7 @@ Deno.test("defaults, all, and a full valid command line", () => {
     "--dry-run",
     "--checkpoint-every",
     "10",
+    "--data-dir=/d/cache",
   ]);
   assert(o !== "help");
   assertEquals(o.targets, ["table1", "fig5"]);
@@ -88,6 +105,7 @@ Deno.test("defaults, all, and a full valid command line", () => {
     o.backend,
     o.dryRun,
     o.checkpointEvery,
+    o.dataDir,
   ], [
     "paper",
     5,
@@ -95,6 +113,7 @@ Deno.test("defaults, all, and a full valid command line", () => {
     "cpu",
     true,
     10,
+    "/d/cache",
   ]);
   assertEquals(o.shard, { index: 2, count: 3 });
   assertEquals(parseCli(["--help"]), "help");
@@ -187,4 +206,60 @@ Deno.test("--dry-run lists the paper's Table 1 runs once each with the work esti
     );
   }));
   assertEquals(halves[0].length + halves[1].length, 32);
+});
+
+Deno.test("--dry-run of quick with --data-dir adds a dataset found verified in that cache", async () => {
+  const cache = await Deno.makeTempDir();
+  const out = await Deno.makeTempDir();
+  try {
+    // A real-format CIFAR-10 file in the cache, recorded as verified the way
+    // lib/data records it (path, size, mtime, pinned MD5).
+    const dir = `${cache}/cifar10`;
+    await fabricateDataset("cifar10", { n: 5, seed: 0, dir });
+    const file = datasetInfo("cifar10").files[0];
+    const path = await Deno.realPath(`${dir}/${file.name}`);
+    const st = await Deno.stat(path);
+    await Deno.writeTextFile(
+      `${dir}/.verified.json`,
+      JSON.stringify({
+        [path]: {
+          size: st.size,
+          mtime: st.mtime!.getTime(),
+          verified: `md5 ${file.md5}`,
+        },
+      }),
+    );
+    const r = await cli([
+      "table1",
+      "--preset",
+      "quick",
+      "--data-dir",
+      cache,
+      "--out",
+      out,
+      "--dry-run",
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    assertStringIncludes(r.stdout, "Cached and included: CIFAR-10 (");
+    // Fashion-MNIST's 4 runs, then CIFAR-10's 4 at the same reduced sizes.
+    assertStringIncludes(r.stdout, "8 run(s)");
+    assertStringIncludes(r.stdout, "fashion-mnist-sgd-e20-s0-57b7af688e3e");
+    assertStringIncludes(r.stdout, "cifar10-sgd-e20-s0-");
+    const empty = await cli([
+      "table1",
+      "--preset",
+      "quick",
+      "--data-dir",
+      `${cache}/none`,
+      "--out",
+      out,
+      "--dry-run",
+    ]);
+    assertEquals(empty.code, 0, empty.stderr);
+    assertStringIncludes(empty.stdout, "Fashion-MNIST only");
+    assertStringIncludes(empty.stdout, "4 run(s)");
+  } finally {
+    await Deno.remove(cache, { recursive: true });
+    await Deno.remove(out, { recursive: true });
+  }
 });

@@ -7,7 +7,9 @@
  *   5e-4, SAM rho 0.05 (SVHN 0.01), SAM for 200 epochs then PoF (feature lr
  *   3e-5, weak batch 32, gamma ~ U[0, 2]) to 250; CIFAR-10, CIFAR-100, SVHN,
  *   Fashion-MNIST; 3 seeds.
- * - `quick`: real Fashion-MNIST with a reduced WRN and epoch budget.
+ * - `quick`: real Fashion-MNIST with a reduced WRN and epoch budget, plus
+ *   CIFAR-10, CIFAR-100 and SVHN when they are already in the data cache
+ *   (see {@link withCachedDatasets}; nothing is downloaded for them).
  * - `smoke`: synthetic images and a tiny WRN; seconds per run; CI.
  *
  * How the compressed presets scale the epoch axis: with E total epochs
@@ -27,6 +29,8 @@ import type {
 } from "./target.ts";
 import { PRESET_NAMES } from "./target.ts";
 import { lrAt } from "../lib/train/run_config.ts";
+import { ensureDatasetFiles, type FetchOptions } from "../lib/data/datasets.ts";
+import { DatasetError } from "../lib/data/errors.ts";
 
 /**
  * The paper's epoch constants (Sec. 4.1).
@@ -162,7 +166,9 @@ export const PRESETS: Record<PresetName, Preset> = {
     "quick",
     "quick: REDUCED settings, not the paper's: real Fashion-MNIST (first 4,000 training / " +
       "2,000 test images), WRN-10-1, batch 64, 20 epochs with the paper's schedule compressed " +
-      "(milestones 5/10/13/16, SAM 16 -> PoF 4), 1 seed; about an hour on 2 CPU cores.",
+      "(milestones 5/10/13/16, SAM 16 -> PoF 4), 1 seed; about an hour on 2 CPU cores. " +
+      "CIFAR-10, CIFAR-100 and SVHN join Table 1 with the same reduced settings only when " +
+      "already in the data cache (deno task data <name>); nothing is downloaded for them.",
     20,
     {
       datasets: [{
@@ -215,6 +221,117 @@ export const PRESETS: Record<PresetName, Preset> = {
     },
   ),
 };
+
+/**
+ * The datasets `quick` adds to Table 1 when they are already cached, with
+ * the same reduced sizes as its Fashion-MNIST (first 4,000 training / 2,000
+ * test images) and the paper's per-dataset learning rate and SAM radius.
+ *
+ * @example
+ * ```ts
+ * import { QUICK_CACHED_DATASETS } from "./presets.ts";
+ * if (QUICK_CACHED_DATASETS.map((d) => d.name).join() !== "cifar10,cifar100,svhn") throw new Error();
+ * ```
+ */
+export const QUICK_CACHED_DATASETS: readonly DatasetSettings[] = PAPER_DATASETS
+  .filter((d) => d.name !== "fashion-mnist")
+  .map((d) => ({ ...d, trainLimit: 4000, testLimit: 2000 }));
+
+const PRETTY: Record<string, string> = {
+  cifar10: "CIFAR-10",
+  cifar100: "CIFAR-100",
+  svhn: "SVHN",
+};
+
+/**
+ * Which of `names` are available without downloading: every file is in the
+ * data cache (`opts.cacheDir`, else env `POF_DATA_DIR`, else `./data`) or
+ * a local source folder and passes its checksum (remembered in the
+ * cache's `.verified.json` by `lib/data`, so a verified file is not hashed
+ * again). This is `ensureDatasetFiles` with downloads off; as there, a
+ * cached file that fails its checksum is removed. SVHN needs all three
+ * files, as the runs train on train + extra.
+ *
+ * @example
+ * ```ts
+ * import { cachedDatasets } from "./presets.ts";
+ * const empty = await Deno.makeTempDir();
+ * if ((await cachedDatasets(["cifar10"], { cacheDir: empty })).length !== 0) throw new Error();
+ * ```
+ */
+export async function cachedDatasets(
+  names: readonly string[],
+  opts: Omit<FetchOptions, "download"> = {},
+): Promise<string[]> {
+  const found: string[] = [];
+  for (const name of names) {
+    try {
+      await ensureDatasetFiles(name, { ...opts, download: false });
+      found.push(name);
+    } catch (e) {
+      if (!(e instanceof DatasetError)) throw e;
+    }
+  }
+  return found;
+}
+
+/**
+ * `quick` with the {@link QUICK_CACHED_DATASETS} that `available` lists
+ * appended after Fashion-MNIST (which stays first: the figures, Table 2 and
+ * fine-tuning use the first dataset, so their runs and run ids do not
+ * change), and its description saying which joined. Other presets are
+ * returned unchanged.
+ *
+ * @example
+ * ```ts
+ * import { PRESETS, quickWith } from "./presets.ts";
+ * const q = quickWith(PRESETS.quick, ["svhn"]);
+ * if (q.datasets.map((d) => d.name).join() !== "fashion-mnist,svhn" || q.datasets[1].lr !== 0.01) throw new Error();
+ * if (!q.description.includes("Cached and included: SVHN")) throw new Error(q.description);
+ * ```
+ */
+export function quickWith(
+  preset: Preset,
+  available: readonly string[],
+): Preset {
+  if (preset.name !== "quick") return preset;
+  const extra = QUICK_CACHED_DATASETS.filter((d) => available.includes(d.name))
+    .map((d) => ({ ...d }));
+  const note = extra.length
+    ? ` Cached and included: ${
+      extra.map((d) => PRETTY[d.name]).join(", ")
+    } (each adds its own Table 1 runs, about 1.34x the multiply-adds per image of Fashion-MNIST).`
+    : " None of them is cached: Fashion-MNIST only.";
+  return {
+    ...preset,
+    description: preset.description + note,
+    datasets: [...preset.datasets, ...extra],
+  };
+}
+
+/**
+ * `preset` as it runs on this machine: for `quick`, with the
+ * {@link QUICK_CACHED_DATASETS} found by {@link cachedDatasets} (no
+ * downloads); other presets unchanged.
+ *
+ * @example
+ * ```ts
+ * import { PRESETS, withCachedDatasets } from "./presets.ts";
+ * const q = await withCachedDatasets(PRESETS.quick, { cacheDir: await Deno.makeTempDir() });
+ * if (q.datasets.length !== 1 || q.datasets[0].name !== "fashion-mnist") throw new Error();
+ * if ((await withCachedDatasets(PRESETS.paper)) !== PRESETS.paper) throw new Error();
+ * ```
+ */
+export async function withCachedDatasets(
+  preset: Preset,
+  opts: Omit<FetchOptions, "download"> = {},
+): Promise<Preset> {
+  if (preset.name !== "quick") return preset;
+  return quickWith(
+    preset,
+    await cachedDatasets(QUICK_CACHED_DATASETS.map((d) => d.name), opts),
+  );
+}
 
 /**
  * The preset called `name`; an unknown name is a RangeError listing the valid ones.

@@ -1,15 +1,28 @@
-import { assert, assertEquals, assertThrows } from "@std/assert";
 import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
+import {
+  cachedDatasets,
   finetuneRun,
   getPreset,
   PAPER_EPOCHS,
   pofRun,
   PRESETS,
+  quickWith,
   samBaseRun,
   scaleEpochs,
   sgdRun,
+  withCachedDatasets,
 } from "./presets.ts";
 import { lrAt } from "../lib/train/run_config.ts";
+import { runId, withDependencies } from "../lib/train/run_id.ts";
+import { datasetInfo } from "../lib/data/datasets.ts";
+import { fabricateDataset } from "../lib/data/fabricate.ts";
+import { TARGET_NAMES } from "./target.ts";
 
 Deno.test("the paper preset is Sec. 4.1", () => {
   const p = PRESETS.paper;
@@ -81,4 +94,162 @@ Deno.test("compressed presets scale every paper epoch by E / 250 and keep the or
     RangeError,
     "valid: smoke, quick, paper",
   );
+});
+
+// The run ids of the quick preset's Fashion-MNIST runs (seed 0) as they were
+// when results/quick was first trained: adding cached datasets must not
+// change them, or finished quick runs would be trained again.
+const QUICK_FASHION_IDS: Record<string, string[]> = {
+  fig4: [
+    "fashion-mnist-pof-from16-e20-s0-963282063c8f",
+    "fashion-mnist-sam-e16-s0-4d733335314f",
+    "fashion-mnist-sam-from16-e20-s0-45010f2edfa0",
+  ],
+  fig5: [
+    "fashion-mnist-pof-from16-e20-s0-963282063c8f",
+    "fashion-mnist-sam-e16-s0-4d733335314f",
+  ],
+  fig6: [
+    "fashion-mnist-pof-from16-e20-s0-963282063c8f",
+    "fashion-mnist-sam-e16-s0-4d733335314f",
+  ],
+  table1: [
+    "fashion-mnist-pof-from16-e20-s0-963282063c8f",
+    "fashion-mnist-sam-e16-s0-4d733335314f",
+    "fashion-mnist-sam-from16-e20-s0-45010f2edfa0",
+    "fashion-mnist-sgd-e20-s0-57b7af688e3e",
+  ],
+  table2: [],
+  finetune: [
+    "fashion-mnist-pof-from16-e20-s0-963282063c8f",
+    "fashion-mnist-sam-e16-s0-4d733335314f",
+    "fashion-mnist-sgd-classifier-from20-e21-s0-85be5762bef9",
+  ],
+};
+
+/** Writes a cache record the way lib/data does after verifying a file. */
+async function markVerified(dir: string, file: string, verified: string) {
+  const path = await Deno.realPath(`${dir}/${file}`);
+  const st = await Deno.stat(path);
+  let rec: Record<string, unknown> = {};
+  try {
+    rec = JSON.parse(await Deno.readTextFile(`${dir}/.verified.json`));
+  } catch { /* first record */ }
+  rec[path] = { size: st.size, mtime: st.mtime!.getTime(), verified };
+  await Deno.writeTextFile(`${dir}/.verified.json`, JSON.stringify(rec));
+}
+
+Deno.test("quick adds the datasets already cached and verified, downloads nothing, keeps Fashion-MNIST's run ids", async () => {
+  const cache = await Deno.makeTempDir();
+  let fetches = 0;
+  const spy = ((..._a: unknown[]) => {
+    fetches++;
+    return Promise.reject(new Error("no downloads here"));
+  }) as typeof fetch;
+  try {
+    // CIFAR-10: real-format files in the cache, recorded as verified
+    // against the pinned MD5 (what `deno task data cifar10` leaves).
+    const c10 = `${cache}/cifar10`;
+    await fabricateDataset("cifar10", { n: 5, seed: 1, dir: c10 });
+    const c10File = datasetInfo("cifar10").files[0];
+    await markVerified(c10, c10File.name, `md5 ${c10File.md5}`);
+    // SVHN: train and test verified, but no extra_32x32.mat (runs need it).
+    const sv = `${cache}/svhn`;
+    await fabricateDataset("svhn", { n: 3, seed: 2, dir: sv });
+    await Deno.remove(`${sv}/extra_32x32.mat`);
+    for (const f of datasetInfo("svhn").files.slice(0, 2)) {
+      await markVerified(sv, f.name, `md5 ${f.md5}`);
+    }
+    // CIFAR-100: present but never verified, and not the pinned bytes.
+    const c100 = `${cache}/cifar100`;
+    const fab100 = await fabricateDataset("cifar100", {
+      n: 5,
+      seed: 3,
+      dir: c100,
+    });
+    const names = ["cifar10", "cifar100", "svhn"];
+    assertEquals(
+      await cachedDatasets(names, {
+        cacheDir: cache,
+        fetch: spy,
+        useDefaultSources: false,
+      }),
+      ["cifar10"],
+    );
+    assertEquals(fetches, 0);
+    // ensureDatasetFiles drops a cached file that fails its checksum.
+    await assertRejects(() => Deno.stat(`${c100}/cifar-100-binary.tar.gz`));
+    // With its own checksum (fabricated data) CIFAR-100 verifies for real,
+    // and lib/data records it.
+    await fabricateDataset("cifar100", { n: 5, seed: 3, dir: c100 });
+    assertEquals(
+      await cachedDatasets(["cifar100"], {
+        cacheDir: cache,
+        fetch: spy,
+        checksums: fab100.md5,
+      }),
+      ["cifar100"],
+    );
+    const rec = JSON.parse(await Deno.readTextFile(`${c100}/.verified.json`));
+    assertEquals(
+      Object.values(rec).map((r) => (r as { verified: string }).verified),
+      [`md5 ${fab100.md5["cifar-100-binary.tar.gz"]}`],
+    );
+    assertEquals(fetches, 0);
+
+    // The preset: Fashion-MNIST first and unchanged, then CIFAR-10.
+    const q = await withCachedDatasets(PRESETS.quick, {
+      cacheDir: cache,
+      fetch: spy,
+    });
+    assertEquals(fetches, 0);
+    assertEquals(q.datasets.map((d) => d.name), ["fashion-mnist", "cifar10"]);
+    assertEquals(q.datasets[0], PRESETS.quick.datasets[0]);
+    assertEquals(q.datasets[1], {
+      name: "cifar10",
+      lr: 0.1,
+      rho: 0.05,
+      trainLimit: 4000,
+      testLimit: 2000,
+    });
+    assertStringIncludes(q.description, PRESETS.quick.description);
+    assertStringIncludes(q.description, "Cached and included: CIFAR-10 (");
+    const { epochs, milestones, model, batchSize } = q;
+    assertEquals({ epochs, milestones, model, batchSize }, {
+      epochs: PRESETS.quick.epochs,
+      milestones: PRESETS.quick.milestones,
+      model: PRESETS.quick.model,
+      batchSize: PRESETS.quick.batchSize,
+    });
+    for (const name of TARGET_NAMES) {
+      if (name === "fig1" || name === "fig2") continue;
+      const { target } = await import(`./targets/${name}.ts`);
+      const ids = withDependencies(target.runs(q, [0])).map(runId).sort();
+      const fashion = ids.filter((id) => id.startsWith("fashion-mnist-"));
+      assertEquals(fashion, QUICK_FASHION_IDS[name], name);
+      const others = ids.filter((id) => !id.startsWith("fashion-mnist-"));
+      if (name === "table1") {
+        assertEquals(others.map((id) => id.replace(/-[0-9a-f]{12}$/, "")), [
+          "cifar10-pof-from16-e20-s0",
+          "cifar10-sam-e16-s0",
+          "cifar10-sam-from16-e20-s0",
+          "cifar10-sgd-e20-s0",
+        ]);
+      } else assertEquals(others, [], name);
+    }
+    // Nothing cached: Fashion-MNIST only, and it says so.
+    const none = await withCachedDatasets(PRESETS.quick, {
+      cacheDir: await Deno.makeTempDir({ dir: cache }),
+    });
+    assertEquals(none.datasets, PRESETS.quick.datasets);
+    assertStringIncludes(none.description, "Fashion-MNIST only");
+    // Other presets are never changed.
+    assertEquals(quickWith(PRESETS.smoke, ["cifar10"]), PRESETS.smoke);
+    assertEquals(
+      await withCachedDatasets(PRESETS.paper, { cacheDir: cache }),
+      PRESETS.paper,
+    );
+  } finally {
+    await Deno.remove(cache, { recursive: true });
+  }
 });

@@ -77,6 +77,20 @@ Deno.test("deno task repro:all --preset smoke writes every target's files", asyn
   const pofStart = fig4.curves[1].points[0];
   assertEquals(pofStart.epoch, 8);
   assertEquals(pofStart.error[0], t1[2].errors[0]);
+  // Table 2 timed PoF from the shared SAM-200 checkpoint, which table1 trained.
+  const t2 = JSON.parse(await Deno.readTextFile(`${out}/table2.json`)).data;
+  assertEquals(t2.pofStart.from, "checkpoint");
+  assertEquals(t2.pofStart.epoch, 8);
+  assert(/^synthetic-images-8x8-sam-e8-s0-/.test(t2.pofStart.run));
+  // Figs. 5 and 6 with one seed: the pooled arrays are that seed's.
+  const fig5 = JSON.parse(await Deno.readTextFile(`${out}/fig5.json`)).data;
+  assertEquals(fig5.seeds, [0]);
+  assertEquals(fig5.perSeed.length, 1);
+  assertEquals(fig5.perSeed[0].train, fig5.train);
+  assertEquals(fig5.perSeed[0].test, fig5.test);
+  const fig6 = JSON.parse(await Deno.readTextFile(`${out}/fig6.json`)).data;
+  assertEquals(fig6.perSeed.map((r: { seed: number }) => r.seed), [0]);
+  assertEquals(fig6.perSeed[0].pof, fig6.pof);
   // Five runs: SGD, SAM-200 (shared), SAM-200 -> SAM, SAM-200 -> PoF, PoF -> fine-tuning.
   assertEquals([...Deno.readDirSync(`${out}/runs`)].length, 5);
 

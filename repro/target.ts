@@ -168,6 +168,8 @@ export interface LoadedCheckpoint {
 export interface RunStore {
   /** Run id of a configuration (stable across processes). */
   id(config: RunConfig): string;
+  /** Whether the run has finished in this results folder. */
+  done(config: RunConfig): Promise<boolean>;
   /** The metrics of a finished run (throws naming the id if it is not done). */
   result(config: RunConfig): Promise<RunResult>;
   /**

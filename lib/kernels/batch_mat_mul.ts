@@ -4,8 +4,11 @@
  * `transposeB` is set, and every matrix product's gradient sets one of them
  * (`da = dy @ b^T`, `db = a^T @ dy`). This kernel transposes the flagged
  * operand in JavaScript on the wasm heap (a cache-blocked copy) and runs the
- * stock kernel without transposes. Untransposed products and non-float32
- * inputs go straight to the stock kernel.
+ * stock kernel without transposes. A single row vector times a matrix
+ * (BatchNorm's moments and their gradients) is one pass in JavaScript: the
+ * stock kernel repacks the whole matrix for XNNPACK on every call. Other
+ * untransposed products and non-float32 inputs go straight to the stock
+ * kernel.
  *
  * @module
  */
@@ -51,6 +54,64 @@ export function transposeLastTwoImpl(
   return out;
 }
 
+/**
+ * Pure kernel: the row vector `a` `[k]` times the row-major matrix `b`
+ * `[k, n]`, in one sequential pass over `b` with float64 accumulators;
+ * returns `[n]`. (XNNPACK repacks all of `b` as weights on every call, which
+ * made the BatchNorm moments, `[1, rows] x [rows, c]`, slower than the
+ * convolutions' own matrix products.)
+ *
+ * @example
+ * ```ts
+ * import { rowTimesMatrixImpl } from "./batch_mat_mul.ts";
+ * // [1, 2] x [[1, 2, 3], [4, 5, 6]] = [9, 12, 15]
+ * const r = rowTimesMatrixImpl(Float32Array.of(1, 2), Float32Array.of(1, 2, 3, 4, 5, 6), 2, 3);
+ * if (r.join() !== "9,12,15") throw new Error(r.join());
+ * ```
+ */
+export function rowTimesMatrixImpl(
+  a: Float32Array,
+  b: Float32Array,
+  k: number,
+  n: number,
+  out: Float32Array = new Float32Array(n),
+): Float32Array {
+  if (a.length < k || b.length < k * n || out.length < n) {
+    throw new Error(
+      `rowTimesMatrixImpl: a has ${a.length}, b ${b.length}, out ${out.length} elements; need ${k}, ${
+        k * n
+      }, ${n}`,
+    );
+  }
+  const acc = new Float64Array(n);
+  for (let i = 0; i < k; i++) {
+    const ai = a[i];
+    if (ai === 0) continue;
+    const base = i * n;
+    for (let j = 0; j < n; j++) acc[j] += ai * b[base + j];
+  }
+  for (let j = 0; j < n; j++) out[j] = acc[j];
+  return out;
+}
+
+/** `[k, n]` when `a x b` is one row vector times one matrix, else null. */
+function rowTimesMatrixCase(
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+): [number, number] | null {
+  const ra = a.shape.length, rb = b.shape.length;
+  if (transposeB || ra < 2 || rb < 2) return null;
+  const lead = (s: number[]) => s.slice(0, -2).reduce((x, y) => x * y, 1);
+  if (lead(a.shape) !== 1 || lead(b.shape) !== 1) return null;
+  // [1, k], or [k, 1] transposed: the same memory either way.
+  const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
+  const k = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
+  if (m !== 1 || k !== b.shape[rb - 2]) return null;
+  return [k, b.shape[rb - 1]];
+}
+
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
@@ -67,13 +128,30 @@ function batchMatMulWasm(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   if (!stock) {
     throw new Error("BatchMatMul (wasm): the stock kernel is missing");
   }
-  if (
-    (!transposeA && !transposeB) || a.dtype !== "float32" ||
-    b.dtype !== "float32"
-  ) {
+  if (a.dtype !== "float32" || b.dtype !== "float32") {
     return stock.kernelFunc(args) as tf.TensorInfo;
   }
   const backend = args.backend as WasmBackendLike;
+  const vec = rowTimesMatrixCase(a, b, transposeA, transposeB);
+  if (vec) {
+    const [k, n] = vec;
+    const rank = Math.max(a.shape.length, b.shape.length);
+    const out = backend.makeOutput(
+      [...new Array(rank - 2).fill(1), 1, n],
+      "float32",
+    );
+    rowTimesMatrixImpl(
+      backend.typedArrayFromHeap(a),
+      backend.typedArrayFromHeap(b),
+      k,
+      n,
+      backend.typedArrayFromHeap(out),
+    );
+    return out;
+  }
+  if (!transposeA && !transposeB) {
+    return stock.kernelFunc(args) as tf.TensorInfo;
+  }
   const made: tf.TensorInfo[] = [];
   const flip = (t: tf.TensorInfo): tf.TensorInfo => {
     const r = t.shape.length;

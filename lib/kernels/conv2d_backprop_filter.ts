@@ -157,6 +157,8 @@ function conv2dBackpropFilterWasm(
     const dyc = single
       ? { dataId: dy.dataId, shape: [rows, co], dtype: dy.dtype }
       : backend.makeOutput([rows, co], "float32");
+    const T = ((globalThis as any).T ??= { tr: 0, im: 0, mm: 0, acc: 0 });
+    let t0 = performance.now();
     transpose2d(
       backend.typedArrayFromHeap(x),
       (n1 - n0) * inPix,
@@ -164,7 +166,9 @@ function conv2dBackpropFilterWasm(
       xc,
       n0 * inPix * g.inChannels,
     );
+    T.tr += performance.now() - t0; t0 = performance.now();
     im2colTransposed(xc, g, n0, n1, backend.typedArrayFromHeap(colsT));
+    T.im += performance.now() - t0; t0 = performance.now();
     if (!single) {
       backend.typedArrayFromHeap(dyc).set(
         backend.typedArrayFromHeap(dy).subarray(n0 * pix * co, n1 * pix * co),
@@ -175,6 +179,7 @@ function conv2dBackpropFilterWasm(
       backend: backend as unknown as tf.KernelBackend,
       attrs: { transposeA: false, transposeB: false },
     }) as tf.TensorInfo;
+    T.mm += performance.now() - t0; t0 = performance.now();
     backend.disposeData(colsT.dataId);
     if (!single) backend.disposeData(dyc.dataId);
     if (single) {

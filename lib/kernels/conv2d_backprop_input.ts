@@ -8,8 +8,12 @@
  * `filter - 1 - pad`, and correlate with the filter rotated by 180 degrees
  * with its channel axes swapped. The wasm kernel builds the zero-inserted dy
  * and the rotated filter on the wasm heap in JavaScript and runs the backend's
- * own XNNPACK `Conv2D`. Geometries it cannot express (negative transformed
- * padding) go to the stock kernel.
+ * own XNNPACK `Conv2D`; that is the path for stride 1. Strided
+ * convolutions (and geometries with negative transformed padding) take the
+ * column route instead, which does only the forward convolution's
+ * multiply-adds (zero insertion does `strideH * strideW` times more):
+ * `cols = dy @ filter^T` by XNNPACK's matrix product, then a col2im
+ * scatter-add in JavaScript. Dilated convolutions go to the stock kernel.
  *
  * @module
  */
@@ -20,6 +24,7 @@ import {
   type ConvPad,
   im2col,
   matmul,
+  transpose2d,
 } from "./im2col.ts";
 import { stockKernel } from "./stock.ts";
 
@@ -214,6 +219,114 @@ export function conv2dBackpropInputImpl(
   return matmul(cols, wr, rows, k2, t.outChannels);
 }
 
+/**
+ * Scatter-adds the columns `cols` of images `n0 <= n < n1` (`[(n1 - n0) * OH
+ * * OW, KH * KW * CI]`, tap-major as in {@link im2col}) into the input
+ * gradient `dx` `[N, H, W, CI]` (the transpose of im2col; `dx` is not
+ * cleared). Taps that fall into the padding are dropped. Dilation 1 only.
+ * Returns `dx`.
+ *
+ * @example
+ * ```ts
+ * import { convGeometry } from "./im2col.ts";
+ * import { col2im } from "./conv2d_backprop_input.ts";
+ * // 1x1 input, 2x2 filter, "same" (pad bottom/right): only tap (0, 0) lands.
+ * const g = convGeometry([1, 1, 1, 1], [2, 2, 1, 1], { strides: 1, pad: "same" });
+ * const dx = col2im(Float32Array.of(5, 6, 7, 8), g, 0, 1, new Float32Array(1));
+ * if (dx[0] !== 5) throw new Error(String(dx[0]));
+ * ```
+ */
+export function col2im(
+  cols: Float32Array,
+  g: ConvGeometry,
+  n0: number,
+  n1: number,
+  dx: Float32Array,
+): Float32Array {
+  if (g.dilationHeight !== 1 || g.dilationWidth !== 1) {
+    throw new Error(
+      `col2im: dilation must be 1, got ${g.dilationHeight}x${g.dilationWidth}`,
+    );
+  }
+  const { inHeight: H, inWidth: W, inChannels: CI } = g;
+  const { filterHeight: KH, filterWidth: KW } = g;
+  const k2 = KH * KW * CI;
+  const rowsNeed = (n1 - n0) * g.outHeight * g.outWidth * k2;
+  if (cols.length < rowsNeed || dx.length < n1 * H * W * CI) {
+    throw new Error(
+      `col2im: cols has ${cols.length} elements (need ${rowsNeed}), dx ${dx.length} (need ${
+        n1 * H * W * CI
+      })`,
+    );
+  }
+  let r = 0;
+  for (let n = n0; n < n1; n++) {
+    for (let oh = 0; oh < g.outHeight; oh++) {
+      const ih0 = oh * g.strideHeight - g.padTop;
+      for (let ow = 0; ow < g.outWidth; ow++, r++) {
+        const iw0 = ow * g.strideWidth - g.padLeft;
+        for (let kh = 0; kh < KH; kh++) {
+          const ih = ih0 + kh;
+          if (ih < 0 || ih >= H) continue;
+          for (let kw = 0; kw < KW; kw++) {
+            const iw = iw0 + kw;
+            if (iw < 0 || iw >= W) continue;
+            const dst = ((n * H + ih) * W + iw) * CI;
+            const src = r * k2 + (kh * KW + kw) * CI;
+            for (let c = 0; c < CI; c++) dx[dst + c] += cols[src + c];
+          }
+        }
+      }
+    }
+  }
+  return dx;
+}
+
+/**
+ * Pure kernel on typed arrays by the column route, the one the wasm kernel
+ * takes for strided convolutions: `cols = dy @ filter^T` (filter viewed as
+ * `[KH * KW * CI, CO]`), then {@link col2im}. Exactly the multiply-adds of
+ * the forward convolution (zero insertion costs `strideH * strideW` times
+ * more). Returns dx `[N, H, W, CI]`.
+ *
+ * @example
+ * ```ts
+ * import { convGeometry } from "./im2col.ts";
+ * import { conv2dBackpropInputColumnsImpl } from "./conv2d_backprop_input.ts";
+ * // y = 2 * x (1x1 filter, stride 2): dx = 2 * dy at even pixels, 0 elsewhere.
+ * const g = convGeometry([1, 2, 2, 1], [1, 1, 1, 1], { strides: 2, pad: "valid" });
+ * const dx = conv2dBackpropInputColumnsImpl(Float32Array.of(3), Float32Array.of(2), g);
+ * if (dx.join() !== "6,0,0,0") throw new Error(dx.join());
+ * ```
+ */
+export function conv2dBackpropInputColumnsImpl(
+  dy: Float32Array,
+  w: Float32Array,
+  g: ConvGeometry,
+): Float32Array {
+  const rows = g.batchSize * g.outHeight * g.outWidth;
+  const k2 = g.filterHeight * g.filterWidth * g.inChannels;
+  if (dy.length !== rows * g.outChannels || w.length !== k2 * g.outChannels) {
+    throw new Error(
+      `Conv2DBackpropInput: dy has ${dy.length} elements (need ${
+        rows * g.outChannels
+      }), filter has ${w.length} (need ${k2 * g.outChannels})`,
+    );
+  }
+  const wT = transpose2d(w, k2, g.outChannels, new Float32Array(w.length));
+  const cols = matmul(dy, wT, rows, g.outChannels, k2);
+  return col2im(
+    cols,
+    g,
+    0,
+    g.batchSize,
+    new Float32Array(g.batchSize * g.inHeight * g.inWidth * g.inChannels),
+  );
+}
+
+/** Largest column buffer (elements) the strided wasm path builds at once. */
+export const conv2dBackpropInputOptions = { maxChunkElements: 1 << 24 };
+
 /** The slice of the wasm backend's API this kernel uses. */
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
@@ -259,7 +372,10 @@ function conv2dBackpropInputWasm(args: KernelArgs): tf.TensorInfo {
   ) return fallback();
   const g = convGeometry(attrs.inputShape, filter.shape, attrs);
   const p = backpropInputPlan(g);
-  if (!p) return fallback();
+  if (g.dilationHeight !== 1 || g.dilationWidth !== 1) return fallback();
+  if (!p || g.strideHeight !== 1 || g.strideWidth !== 1) {
+    return backpropInputColumnsWasm(dy, filter, g, backend);
+  }
   const conv = tf.getKernel(tf.Conv2D, "wasm");
   if (!conv) {
     throw new Error(
@@ -304,6 +420,75 @@ function conv2dBackpropInputWasm(args: KernelArgs): tf.TensorInfo {
   }) as tf.TensorInfo;
   backend.disposeData(wr.dataId);
   if (strided) backend.disposeData(dyd.dataId);
+  return out;
+}
+
+/** The strided case on the wasm heap: XNNPACK's matrix product, then col2im in JavaScript. */
+function backpropInputColumnsWasm(
+  dy: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  g: ConvGeometry,
+  backend: WasmBackendLike,
+): tf.TensorInfo {
+  const matMul = tf.getKernel(tf.BatchMatMul, "wasm");
+  if (!matMul) {
+    throw new Error(
+      "Conv2DBackpropInput (wasm): the wasm backend has no BatchMatMul kernel",
+    );
+  }
+  const pix = g.outHeight * g.outWidth;
+  const co = g.outChannels;
+  const k2 = g.filterHeight * g.filterWidth * g.inChannels;
+  const chunk = Math.max(
+    1,
+    Math.min(
+      g.batchSize,
+      Math.floor(
+        conv2dBackpropInputOptions.maxChunkElements / Math.max(1, pix * k2),
+      ),
+    ),
+  );
+  const single = chunk === g.batchSize;
+  const out = backend.makeOutput(
+    [g.batchSize, g.inHeight, g.inWidth, g.inChannels],
+    "float32",
+  );
+  const wT = backend.makeOutput([co, k2], "float32");
+  // Views only after allocating: heap growth detaches earlier views.
+  transpose2d(
+    backend.typedArrayFromHeap(filter),
+    k2,
+    co,
+    backend.typedArrayFromHeap(wT),
+  );
+  backend.typedArrayFromHeap(out).fill(0);
+  for (let n0 = 0; n0 < g.batchSize; n0 += chunk) {
+    const n1 = Math.min(g.batchSize, n0 + chunk);
+    const rows = (n1 - n0) * pix;
+    const dyc = single
+      ? { dataId: dy.dataId, shape: [rows, co], dtype: dy.dtype }
+      : backend.makeOutput([rows, co], "float32");
+    if (!single) {
+      backend.typedArrayFromHeap(dyc).set(
+        backend.typedArrayFromHeap(dy).subarray(n0 * pix * co, n1 * pix * co),
+      );
+    }
+    const cols = matMul.kernelFunc({
+      inputs: { a: dyc, b: wT },
+      backend: backend as unknown as tf.KernelBackend,
+      attrs: { transposeA: false, transposeB: false },
+    }) as tf.TensorInfo;
+    if (!single) backend.disposeData(dyc.dataId);
+    col2im(
+      backend.typedArrayFromHeap(cols),
+      g,
+      n0,
+      n1,
+      backend.typedArrayFromHeap(out),
+    );
+    backend.disposeData(cols.dataId);
+  }
+  backend.disposeData(wT.dataId);
   return out;
 }
 

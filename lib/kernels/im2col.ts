@@ -279,9 +279,12 @@ export function im2colTransposed(
             }
             const src = plane + ih * W + dw;
             for (let ow = 0; ow < owLo; ow++) out[o++] = 0;
-            if (sw === 1) {
+            if (sw === 1 && owHi - owLo >= 64) {
               out.set(xc.subarray(src + owLo, src + owHi), o);
               o += owHi - owLo;
+            } else if (sw === 1) {
+              // Short rows: a plain loop beats allocating a subarray view.
+              for (let ow = owLo; ow < owHi; ow++) out[o++] = xc[src + ow];
             } else {
               for (let ow = owLo; ow < owHi; ow++) out[o++] = xc[src + ow * sw];
             }

@@ -16,7 +16,9 @@ import {
 } from "./conv2d_backprop_filter.ts";
 import {
   backpropInputPlan,
+  conv2dBackpropInputColumnsImpl,
   conv2dBackpropInputImpl,
+  conv2dBackpropInputOptions,
 } from "./conv2d_backprop_input.ts";
 import { PROJECT_KERNELS, registerProjectKernels } from "./registry.ts";
 
@@ -157,6 +159,11 @@ Deno.test("pure Impls match the stock cpu gradients", async () => {
       ref.df,
       `dW ${JSON.stringify(c)}`,
     );
+    closeRel(
+      conv2dBackpropInputColumnsImpl(dy, f, g),
+      ref.dx,
+      `dx (columns) ${JSON.stringify(c)}`,
+    );
     if (backpropInputPlan(g)) {
       closeRel(
         conv2dBackpropInputImpl(dy, f, g),
@@ -172,7 +179,7 @@ Deno.test("pure Impls match the stock cpu gradients", async () => {
 Deno.test("registered wasm kernels match the stock cpu gradients", async () => {
   const rng = new Rng(3);
   const cases = randomCases(rng, 20);
-  // A large-padding case the input kernel hands to the stock wasm kernel.
+  // A large-padding case: no stride-1 plan, the input kernel takes columns.
   cases.push({
     x: [1, 5, 5, 2],
     f: [2, 2, 2, 3],
@@ -194,9 +201,13 @@ Deno.test("registered wasm kernels match the stock cpu gradients", async () => {
     PROJECT_KERNELS.wasm.map((k) => k.kernelName).sort(),
   );
   const saved = conv2dBackpropFilterOptions.maxChunkElements;
+  const savedInput = conv2dBackpropInputOptions.maxChunkElements;
   try {
     for (const chunk of [saved, 64]) { // 64 forces one image (or less) per chunk
       conv2dBackpropFilterOptions.maxChunkElements = chunk;
+      conv2dBackpropInputOptions.maxChunkElements = chunk === saved
+        ? savedInput
+        : chunk;
       const before = tf.memory().numTensors;
       const beforeIds = tf.engine().backend.numDataIds();
       cases.forEach((c, i) => {
@@ -206,7 +217,11 @@ Deno.test("registered wasm kernels match the stock cpu gradients", async () => {
           refs[i].df,
           `wasm dW (chunk ${chunk}) ${JSON.stringify(c)}`,
         );
-        closeRel(got.dx, refs[i].dx, `wasm dx ${JSON.stringify(c)}`);
+        closeRel(
+          got.dx,
+          refs[i].dx,
+          `wasm dx (chunk ${chunk}) ${JSON.stringify(c)}`,
+        );
       });
       assertEquals(tf.memory().numTensors, before, "tensors leaked");
       assertEquals(
@@ -217,6 +232,7 @@ Deno.test("registered wasm kernels match the stock cpu gradients", async () => {
     }
   } finally {
     conv2dBackpropFilterOptions.maxChunkElements = saved;
+    conv2dBackpropInputOptions.maxChunkElements = savedInput;
     await useBackend("cpu");
   }
   // Registering twice changes nothing.
@@ -239,6 +255,24 @@ Deno.test("wasm BatchMatMul (transposed operands) and Sum (leading axes) match s
       b: [...(i % 2 === 0 ? batch : []), ...(tb ? [n, k] : [k, n])],
       ta,
       tb,
+    });
+  }
+  // Row vector times matrix (the BatchNorm moments): [1, k] or [k, 1]^T,
+  // with and without a batch of 1; the last one goes to the stock kernel.
+  for (
+    const [k, n, ta, batch] of [
+      [2000, 7, false, []],
+      [300, 64, true, []],
+      [1 + rng.int(50), 1 + rng.int(9), false, [1]],
+      [1 + rng.int(50), 1 + rng.int(9), true, [1]],
+      [40, 6, false, [2]],
+    ] as [number, number, boolean, number[]][]
+  ) {
+    mms.push({
+      a: [...batch, ...(ta ? [k, 1] : [1, k])],
+      b: [...batch, k, n],
+      ta,
+      tb: false,
     });
   }
   type S = { shape: number[]; axis: number | number[]; keep: boolean };
@@ -295,6 +329,34 @@ Deno.test("wasm BatchMatMul (transposed operands) and Sum (leading axes) match s
       assertEquals(g.shape, ref.sum[i].shape, JSON.stringify(sums[i]));
       closeRel(g.data, ref.sum[i].data, `sum ${JSON.stringify(sums[i])}`);
     });
+  } finally {
+    await useBackend("cpu");
+  }
+});
+
+Deno.test("wasm Identity shares the buffer: clones survive the original, nothing leaks", async () => {
+  await useBackend("wasm");
+  try {
+    const backend = tf.engine().backend;
+    const ids0 = backend.numDataIds();
+    const data = [1.5, -2, 3.25, 4, 0, 7];
+    const x = tf.tensor2d(data, [2, 3]);
+    const c = tf.clone(x);
+    const ints = tf.tensor1d([3, -4], "int32");
+    const i32 = tf.clone(ints);
+    // No copy: the clone adds no buffer beyond the original's.
+    assertEquals(backend.numDataIds(), ids0 + 2);
+    tf.dispose([x, ints]);
+    assertEquals(Array.from(c.dataSync()), data);
+    assertEquals(c.shape, [2, 3]);
+    assertEquals(Array.from(i32.dataSync()), [3, -4]);
+    assertEquals(i32.dtype, "int32");
+    // A gradient through saved (cloned) inputs still matches the hand value:
+    // d/dx sum(x * x) = 2x.
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(t, t)))(c);
+    assertEquals(Array.from(g.dataSync()), data.map((v) => 2 * v));
+    tf.dispose([c, i32, g]);
+    assertEquals(backend.numDataIds(), ids0);
   } finally {
     await useBackend("cpu");
   }

@@ -7,7 +7,9 @@
  *   not train) and `Conv2DBackpropInput` (stock is ~10x slower than the
  *   forward convolution), both built on the backend's own XNNPACK kernels;
  *   `BatchMatMul` with transposed operands and `Sum` over leading axes (the
- *   stock kernels take slow transpose paths that every gradient hits).
+ *   stock kernels take slow transpose paths that every gradient hits);
+ *   `Identity` without a copy (the engine clones every tensor a kernel saves
+ *   for its gradient).
  *
  * @module
  */
@@ -16,6 +18,7 @@ import { conv2dBackpropFilterWasmConfig } from "./conv2d_backprop_filter.ts";
 import { conv2dBackpropInputWasmConfig } from "./conv2d_backprop_input.ts";
 import { batchMatMulWasmConfig } from "./batch_mat_mul.ts";
 import { sumWasmConfig } from "./sum.ts";
+import { identityWasmConfig } from "./identity.ts";
 import { rememberStockKernel } from "./stock.ts";
 
 /** Every kernel config this project registers, by backend name. */
@@ -25,6 +28,7 @@ export const PROJECT_KERNELS: Record<string, tf.KernelConfig[]> = {
     conv2dBackpropInputWasmConfig,
     batchMatMulWasmConfig,
     sumWasmConfig,
+    identityWasmConfig,
   ],
 };
 

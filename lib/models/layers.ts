@@ -184,6 +184,52 @@ export interface BatchNormOptions extends ApplyOptions {
 }
 
 /**
+ * Train-mode BatchNorm's normalisation `(centred * invStd) * gamma + beta` on
+ * `[n, c]` rows, as one differentiable op of `(x2, gamma, beta)` whose
+ * gradient is the closed form through the batch moments:
+ * `dgamma = sum(dy * xhat)`, `dbeta = sum(dy)`,
+ * `dx = gamma * invStd * (dy - dbeta / n - xhat * dgamma / n)`, where
+ * `xhat = centred * invStd`. `centred` and `invStd` are computed from `x2` by
+ * the caller; autodiff through that chain (two matrix products, a square, a
+ * subtraction and their broadcasts) cost several times more. First-order
+ * gradients only: the moments are off the tape, so the caller uses the plain
+ * composition inside higher-order gradients.
+ */
+function normalise(
+  x2: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  centred: tf.Tensor,
+  invStd: tf.Tensor,
+): tf.Tensor {
+  const n = x2.shape[0];
+  const f = tf.customGrad(
+    (...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [, g, b] = args as tf.Tensor[];
+      const save = args[3] as tf.GradSaveFunc;
+      const xhat = tf.mul(centred, invStd);
+      save([xhat, tf.mul(g, invStd)]);
+      return {
+        value: tf.add(tf.mul(xhat, g), b),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          // k = gamma * invStd.
+          const [xh, k] = saved;
+          const ones = tf.fill([1, n], 1);
+          const dbeta = tf.reshape(tf.matMul(ones, dy), [-1]);
+          const dgamma = tf.reshape(tf.matMul(ones, tf.mul(dy, xh)), [-1]);
+          const dx = tf.sub(
+            tf.sub(tf.mul(dy, k), tf.mul(dbeta, tf.div(k, n))),
+            tf.mul(xh, tf.mul(dgamma, tf.div(k, n))),
+          );
+          return [dx, dgamma, dbeta];
+        },
+      };
+    },
+  );
+  return f(x2, gamma, beta);
+}
+
+/**
  * BatchNorm over the last axis of `x` (NHWC images or [N, C] vectors).
  *
  * - `{train: false}`: `gamma * (x - running mean) / sqrt(running var + eps) + beta`;
@@ -260,8 +306,15 @@ export function batchNorm(
     const mean = tf.reshape(tf.matMul(avg, x2), [c]);
     const centred = tf.sub(x2, mean);
     const variance = tf.reshape(tf.matMul(avg, tf.square(centred)), [c]);
-    const scale = tf.mul(params.gamma, tf.rsqrt(tf.add(variance, eps)));
-    const y = tf.reshape(tf.add(tf.mul(centred, scale), params.beta), x.shape);
+    const invStd = tf.rsqrt(tf.add(variance, eps));
+    const y = tf.reshape(
+      // Inside a second-order gradient (Hessian-vector products) the batch
+      // moments must stay on the tape: use the plain composition there.
+      tf.engine().state.gradientDepth > 1
+        ? tf.add(tf.mul(centred, tf.mul(params.gamma, invStd)), params.beta)
+        : normalise(x2, params.gamma, params.beta, centred, invStd),
+      x.shape,
+    );
     if (!options.updateStats) {
       return { y, mean: stats.mean, variance: stats.variance };
     }

@@ -6,7 +6,13 @@
  * training batches, test set for test batches, as limited by the preset);
  * the mini-batch's own `u^T H_B u` is stored too. Mini-batches have PoF's
  * weak-batch size, are normalised but not augmented, and come from the
- * preset's first dataset and first seed; BatchNorm in inference mode.
+ * preset's first dataset; BatchNorm in inference mode.
+ *
+ * Every seed is analysed (its own SAM-200 and PoF-210 checkpoints, its own
+ * mini-batches). `fig5.json` holds `train: {sam, pof}` and `test: {sam,
+ * pof}` pooled over the seeds (the seeds' values concatenated in seed
+ * order; what the figure and the notebook show) and `perSeed: [{seed,
+ * train, test}]` beside them.
  *
  * Writes `fig5.json` and `fig5.svg`.
  *
@@ -19,13 +25,56 @@ import { median } from "../../lib/plot/stats.ts";
 import { disposeTree } from "../../lib/tree.ts";
 import {
   analysisData,
-  runDatasetInfo,
   imageEvalData,
+  runDatasetInfo,
   runWork,
   sampleBatches,
 } from "../../lib/train/build.ts";
 import { pofRun, samBaseRun } from "../presets.ts";
 import { type Target, writeTargetJson, writeTargetText } from "../target.ts";
+
+/** u^T H u per mini-batch: H over the whole split (`dataset`) and over the batch itself (`batch`). */
+export interface Components {
+  dataset: number[];
+  batch: number[];
+}
+/** Fig. 5's values per split and method. */
+export type Fig5Split = Record<
+  "train" | "test",
+  Record<"sam" | "pof", Components>
+>;
+
+function empty(): Components {
+  return { dataset: [], batch: [] };
+}
+
+/**
+ * The seeds' values concatenated in seed order, per split and method.
+ *
+ * @example
+ * ```ts
+ * import { poolSeeds } from "./fig5.ts";
+ * const c = (d: number[]) => ({ dataset: d, batch: d.map((x) => -x) });
+ * const one = (a: number) => ({ train: { sam: c([a]), pof: c([a + 1]) }, test: { sam: c([a + 2]), pof: c([a + 3]) } });
+ * const p = poolSeeds([one(0), one(10)]);
+ * if (p.train.pof.dataset.join() !== "1,11" || p.test.sam.batch.join() !== "-2,-12") throw new Error();
+ * ```
+ */
+export function poolSeeds(perSeed: readonly Fig5Split[]): Fig5Split {
+  const out: Fig5Split = {
+    train: { sam: empty(), pof: empty() },
+    test: { sam: empty(), pof: empty() },
+  };
+  for (const r of perSeed) {
+    for (const split of ["train", "test"] as const) {
+      for (const m of ["sam", "pof"] as const) {
+        out[split][m].dataset.push(...r[split][m].dataset);
+        out[split][m].batch.push(...r[split][m].batch);
+      }
+    }
+  }
+  return out;
+}
 
 /**
  * Fig. 5.
@@ -35,13 +84,14 @@ import { type Target, writeTargetJson, writeTargetText } from "../target.ts";
  * import { target } from "./fig5.ts";
  * import { PRESETS } from "../presets.ts";
  * if (target.runs(PRESETS.paper, [0])[0].keepEpochs.join() !== "210,250") throw new Error();
+ * if (target.runs(PRESETS.paper, [0, 1, 2]).map((r) => r.seed).join() !== "0,1,2") throw new Error();
  * ```
  */
 export const target: Target = {
   name: "fig5",
   title: "Fig. 5: histograms of u^T H u, SAM-200 vs PoF-210, train and test",
   runs(p, seeds) {
-    return [pofRun(p, p.datasets[0], seeds[0])];
+    return seeds.map((s) => pofRun(p, p.datasets[0], s));
   },
   work(p, seeds) {
     const run = pofRun(p, p.datasets[0], seeds[0]);
@@ -52,54 +102,56 @@ export const target: Target = {
     return [{
       description:
         `u^T H u on ${p.histogramBatches} train + ${p.histogramBatches} test mini-batches of ${p.weakBatchSize} ` +
-        `and full-split Hessians (${split} images), at 2 checkpoints`,
-      multiplyAdds: 2 * (2 * p.histogramBatches * p.weakBatchSize + split) *
-        macs,
+        `and full-split Hessians (${split} images), at 2 checkpoints x ${seeds.length} seed(s)`,
+      multiplyAdds: seeds.length * 2 *
+        (2 * p.histogramBatches * p.weakBatchSize + split) * macs,
     }];
   },
   async produce(ctx) {
     const p = ctx.preset;
     const ds = p.datasets[0];
-    const seed = ctx.seeds[0];
-    const sam = samBaseRun(p, ds, seed), pof = pofRun(p, ds, seed);
-    const data = await analysisData(sam);
-    const result: Record<
-      string,
-      Record<string, { dataset: number[]; batch: number[] }>
-    > = {
-      train: {},
-      test: {},
-    };
-    for (
-      const [key, run, epoch] of [
-        ["sam", sam, p.switchEpoch],
-        ["pof", pof, p.pofEarlyEpoch],
-      ] as const
-    ) {
-      const ck = await ctx.runs.checkpoint(run, epoch);
-      try {
-        for (const split of ["train", "test"] as const) {
-          const set = data[split];
-          ctx.log(
-            `${key} epoch ${epoch}: u^T H u on ${p.histogramBatches} ${split} mini-batches`,
-          );
-          const batches = sampleBatches(set, data.augment, {
-            batchSize: p.weakBatchSize,
-            count: p.histogramBatches,
-            seed: ctx.rng(seed).fork(split).uint32(),
-          });
-          const hc = hessianComponents(
-            ck.model,
-            { params: ck.params, bn: ck.bn },
-            batches,
-            { dataset: imageEvalData(set, data.augment, 256).batches() },
-          );
-          result[split][key] = { dataset: hc.dataset!, batch: hc.batch };
+    // The data does not depend on the seed: load it once.
+    const data = await analysisData(samBaseRun(p, ds, ctx.seeds[0]));
+    const perSeed: ({ seed: number } & Fig5Split)[] = [];
+    for (const seed of ctx.seeds) {
+      const sam = samBaseRun(p, ds, seed), pof = pofRun(p, ds, seed);
+      const one: Fig5Split = {
+        train: { sam: empty(), pof: empty() },
+        test: { sam: empty(), pof: empty() },
+      };
+      for (
+        const [key, run, epoch] of [
+          ["sam", sam, p.switchEpoch],
+          ["pof", pof, p.pofEarlyEpoch],
+        ] as const
+      ) {
+        const ck = await ctx.runs.checkpoint(run, epoch);
+        try {
+          for (const split of ["train", "test"] as const) {
+            const set = data[split];
+            ctx.log(
+              `seed ${seed}, ${key} epoch ${epoch}: u^T H u on ${p.histogramBatches} ${split} mini-batches`,
+            );
+            const batches = sampleBatches(set, data.augment, {
+              batchSize: p.weakBatchSize,
+              count: p.histogramBatches,
+              seed: ctx.rng(seed).fork(split).uint32(),
+            });
+            const hc = hessianComponents(
+              ck.model,
+              { params: ck.params, bn: ck.bn },
+              batches,
+              { dataset: imageEvalData(set, data.augment, 256).batches() },
+            );
+            one[split][key] = { dataset: hc.dataset!, batch: hc.batch };
+          }
+        } finally {
+          disposeTree(ck.params.features, ck.params.classifier, ck.bn);
         }
-      } finally {
-        disposeTree(ck.params.features, ck.params.classifier, ck.bn);
       }
+      perSeed.push({ seed, ...one });
     }
+    const result = poolSeeds(perSeed);
     const spec = fig5Spec({
       train: { sam: result.train.sam.dataset, pof: result.train.pof.dataset },
       test: { sam: result.test.sam.dataset, pof: result.test.pof.dataset },
@@ -107,12 +159,15 @@ export const target: Target = {
     const files = [
       await writeTargetJson(ctx, "fig5.json", {
         dataset: ds.name,
-        seed,
+        seeds: ctx.seeds,
         samEpoch: p.switchEpoch,
         pofEpoch: p.pofEarlyEpoch,
         batchSize: p.weakBatchSize,
         quantity: "u^T H_D u (dataset); u^T H_B u (batch)",
+        pooled:
+          `train / test: the ${ctx.seeds.length} seed(s) concatenated in seed order; per seed in perSeed`,
         ...result,
+        perSeed,
       }),
       await writeTargetText(ctx, "fig5.svg", await renderSvg(spec)),
     ];
@@ -121,12 +176,21 @@ export const target: Target = {
     ) => (v.some(Number.isFinite)
       ? median(v.filter(Number.isFinite)).toExponential(2)
       : "n/a");
+    const seedNote = ctx.seeds.length > 1
+      ? ` (${ctx.seeds.length} seeds pooled; per seed: ${
+        perSeed.map((r) =>
+          `${r.seed}: ${med(r.train.sam.dataset)} vs ${
+            med(r.train.pof.dataset)
+          }`
+        ).join(", ")
+      } on train)`
+      : "";
     return {
       files,
       summary: (["train", "test"] as const).map((s) =>
         `${s}: median u^T H u SAM ${med(result[s].sam.dataset)} vs PoF ${
           med(result[s].pof.dataset)
-        }`
+        }${s === "train" ? seedNote : ""}`
       ),
     };
   },

@@ -1,9 +1,14 @@
 /**
  * Table 2: training time per epoch of SGD, SAM and PoF, timed in this one
  * process on one backend: each method takes one warm-up step and then
- * `timingSteps` timed update steps from the same freshly initialised model
- * on the preset's first dataset (PoF's steps include its weak-batch
- * forward, gradient and line search). Seconds per epoch = mean step time x
+ * `timingSteps` timed update steps on the preset's first dataset (seed 0).
+ * SGD and SAM start from the same freshly initialised model. PoF starts
+ * where it starts in the paper, from the shared SAM-200 checkpoint (the
+ * SAM run to the switch epoch, seed 0), when that run is done in the
+ * output folder (e.g. after `table1`), else from the fresh model;
+ * `table2.json`'s `pofStart` and `table2.md` say which. (PoF's steps
+ * include its weak-batch forward, gradient and line search, whose cost can
+ * depend on the weights.) Seconds per epoch = mean step time x
  * update steps per epoch. Reported beside the paper's 21.8 / 32.9 / 25.6 s
  * (16 A100s) as ratios to SGD: the paper's 1.51x (SAM) and 1.17x (PoF).
  *
@@ -35,24 +40,46 @@ function configs(p: Preset): Record<Key, RunConfig> {
   return {
     sgd: sgdRun(p, ds, 0),
     sam: samBaseRun(p, ds, 0),
-    pof: { ...pofRun(p, ds, 0), from: undefined },
+    pof: pofRun(p, ds, 0),
   };
 }
 
-/** Times `steps` update steps (after one warm-up step); returns seconds per step and steps per epoch. */
+/** Where the timed PoF steps started. */
+export type PofStart =
+  | { from: "checkpoint"; run: string; epoch: number }
+  | { from: "fresh-init" };
+
+/**
+ * Times `steps` update steps (after one warm-up step) from `start` (a
+ * checkpoint's weights at an absolute epoch; the optimiser state starts
+ * fresh, as when the runner switches method) or from a fresh
+ * initialisation; returns seconds per step and steps per epoch. Takes
+ * ownership of `start`'s tensors.
+ */
 async function timeMethod(
   config: RunConfig,
   steps: number,
+  start?: { params: TrainState["params"]; bn: TrainState["bn"]; epoch: number },
 ): Promise<{ secondsPerStep: number; stepsPerEpoch: number }> {
-  const parts = await buildRun(config, { optEpochOffset: 0 });
-  const init = parts.model.init(new Rng(0).fork("init"));
-  let state: TrainState = {
-    params: init.params,
-    bn: init.state,
-    opt: parts.method.initOpt(init.params),
-  };
+  const epoch = start?.epoch ?? 0;
+  const parts = await buildRun(config, { optEpochOffset: epoch });
+  let state: TrainState;
+  if (start) {
+    state = {
+      params: start.params,
+      bn: start.bn,
+      opt: parts.method.initOpt(start.params),
+    };
+  } else {
+    const init = parts.model.init(new Rng(0).fork("init"));
+    state = {
+      params: init.params,
+      bn: init.state,
+      opt: parts.method.initOpt(init.params),
+    };
+  }
   const rng = new Rng(0).fork("train");
-  parts.train.startEpoch(0);
+  parts.train.startEpoch(epoch);
   let seconds = 0;
   try {
     for (let i = 0; i <= steps; i++) {
@@ -129,10 +156,43 @@ export const target: Target = {
       sam: { secondsPerStep: 0, stepsPerEpoch: 0 },
       pof: { secondsPerStep: 0, stepsPerEpoch: 0 },
     };
-    for (const k of ["sgd", "sam", "pof"] as const) {
+    for (const k of ["sgd", "sam"] as const) {
       ctx.log(`timing ${p.timingSteps} ${k.toUpperCase()} steps`);
       t[k] = await timeMethod(c[k], p.timingSteps);
     }
+    // PoF from the shared SAM-200 checkpoint when it is in the output folder.
+    const base = c.pof.from!;
+    let pofStart: PofStart = { from: "fresh-init" };
+    if (await ctx.runs.done(base.run)) {
+      const ck = await ctx.runs.checkpoint(base.run, base.epoch);
+      pofStart = {
+        from: "checkpoint",
+        run: ctx.runs.id(base.run),
+        epoch: base.epoch,
+      };
+      ctx.log(
+        `timing ${p.timingSteps} PoF steps from ${pofStart.run} at epoch ${base.epoch}`,
+      );
+      t.pof = await timeMethod(c.pof, p.timingSteps, {
+        params: ck.params,
+        bn: ck.bn,
+        epoch: base.epoch,
+      });
+    } else {
+      ctx.log(
+        `timing ${p.timingSteps} PoF steps from a fresh initialisation (${
+          ctx.runs.id(base.run)
+        } is not in ${ctx.outDir})`,
+      );
+      t.pof = await timeMethod(
+        { ...c.pof, from: undefined },
+        p.timingSteps,
+      );
+    }
+    const pofStartText = pofStart.from === "checkpoint"
+      ? `PoF from the SAM-${pofStart.epoch} checkpoint (${pofStart.run})`
+      : "PoF from a fresh initialisation (no finished SAM-" + base.epoch +
+        " run in the output folder)";
     const perEpoch = {
       sgd: t.sgd.secondsPerStep * t.sgd.stepsPerEpoch,
       sam: t.sam.secondsPerStep * t.sam.stepsPerEpoch,
@@ -149,7 +209,8 @@ export const target: Target = {
       } images per epoch, batch ${p.batchSize}, dataset ${
         p.datasets[0].name
       }), ` +
-      `backend ${be.backend} on ${be.device}; ${p.timingSteps} timed steps per method after one warm-up step. ` +
+      `backend ${be.backend} on ${be.device}; ${p.timingSteps} timed steps per method after one warm-up step; ` +
+      `SGD and SAM from a fresh initialisation, ${pofStartText}. ` +
       `The paper's numbers: WRN-28-10 on CIFAR-10, 16 NVIDIA A100 GPUs.`,
       "",
       markdownTable(
@@ -174,6 +235,7 @@ export const target: Target = {
     const files = [
       await writeTargetJson(ctx, "table2.json", {
         timedSteps: p.timingSteps,
+        pofStart,
         secondsPerStep: {
           sgd: t.sgd.secondsPerStep,
           sam: t.sam.secondsPerStep,
@@ -204,6 +266,7 @@ export const target: Target = {
         } (${ratio("sam").toFixed(2)}x; paper 1.51x), PoF ${
           perEpoch.pof.toFixed(2)
         } (${ratio("pof").toFixed(2)}x; paper 1.17x)`,
+        pofStartText,
       ],
     };
   },

@@ -1,0 +1,126 @@
+/**
+ * Figs. 5 and 6 with several seeds: every seed is analysed on its own
+ * checkpoints, the pooled arrays (what the figures and notebooks read) are
+ * the seeds' arrays concatenated in seed order, and a seed's values do not
+ * depend on which other seeds were analysed. Checkpoints come from a store
+ * that hands out freshly initialised networks (one per run and epoch), so
+ * no training is needed.
+ */
+import { assert, assertEquals, assertNotEquals } from "@std/assert";
+import { useBackend } from "../../lib/backend.ts";
+import { Rng } from "../../lib/rng.ts";
+import { modelFor } from "../../lib/train/build.ts";
+import { runId } from "../../lib/train/run_id.ts";
+import { PRESETS } from "../presets.ts";
+import type {
+  Preset,
+  Provenance,
+  RunStore,
+  Target,
+  TargetContext,
+} from "../target.ts";
+import { target as fig5 } from "./fig5.ts";
+import { target as fig6 } from "./fig6.ts";
+
+await useBackend("wasm");
+
+// Smoke sizes, fewer mini-batches: the test checks bookkeeping, not curvature.
+const PRESET: Preset = { ...PRESETS.smoke, histogramBatches: 3 };
+
+const loaded: string[] = [];
+const store: RunStore = {
+  id: runId,
+  done: () => Promise.resolve(true),
+  result: () => Promise.reject(new Error("not used")),
+  history: () => Promise.reject(new Error("not used")),
+  checkpoint(config, epoch) {
+    loaded.push(`${runId(config)}@${epoch}`);
+    const model = modelFor(config.model, config.dataset);
+    const init = model.init(new Rng(config.seed).fork(`${runId(config)}`));
+    return Promise.resolve({
+      model,
+      params: init.params,
+      bn: init.state,
+      epoch,
+    });
+  },
+};
+
+async function produce(t: Target, seeds: number[]) {
+  const outDir = await Deno.makeTempDir({ prefix: `${t.name}-seeds-` });
+  const ctx: TargetContext = {
+    preset: PRESET,
+    seeds,
+    outDir,
+    runs: store,
+    provenance: { target: t.name, seeds } as unknown as Provenance,
+    rng: (seed) => new Rng(seed).fork(`target:${t.name}`),
+    log: () => {},
+  };
+  loaded.length = 0;
+  const out = await t.produce(ctx);
+  const json = JSON.parse(await Deno.readTextFile(`${outDir}/${t.name}.json`));
+  await Deno.remove(outDir, { recursive: true });
+  return { data: json.data, summary: out.summary, loaded: [...loaded] };
+}
+
+Deno.test("fig5 analyses every seed and pools them in seed order", async () => {
+  const one = await produce(fig5, [0]);
+  const two = await produce(fig5, [0, 1]);
+  // One SAM and one PoF checkpoint per seed, each that seed's own.
+  assertEquals(one.loaded.length, 2);
+  assertEquals(two.loaded.length, 4);
+  for (const s of [0, 1]) {
+    assertEquals(two.loaded.filter((l) => l.includes(`-s${s}-`)).length, 2);
+  }
+  assertEquals(two.data.seeds, [0, 1]);
+  assertEquals(two.data.perSeed.map((r: { seed: number }) => r.seed), [0, 1]);
+  // Seed 0's values are the same whether or not seed 1 is analysed too.
+  const { seed: _s, ...seed0 } = two.data.perSeed[0];
+  assertEquals(seed0, { train: one.data.train, test: one.data.test });
+  assertEquals(one.data.perSeed.length, 1);
+  for (const split of ["train", "test"]) {
+    for (const m of ["sam", "pof"]) {
+      for (const kind of ["dataset", "batch"]) {
+        const a = two.data.perSeed[0][split][m][kind] as number[];
+        const b = two.data.perSeed[1][split][m][kind] as number[];
+        assertEquals(a.length, PRESET.histogramBatches);
+        assertEquals(b.length, PRESET.histogramBatches);
+        assert(b.every(Number.isFinite), `${split} ${m} ${kind}: ${b}`);
+        // Different checkpoints give different values.
+        assertNotEquals(a, b);
+        assertEquals(two.data[split][m][kind], [...a, ...b]);
+      }
+    }
+  }
+  assertEquals(two.summary.length, 2);
+  assert(two.summary[0].includes("2 seeds pooled"), two.summary[0]);
+});
+
+Deno.test("fig6 analyses every seed and pools them in seed order", async () => {
+  const one = await produce(fig6, [0]);
+  const two = await produce(fig6, [0, 2]);
+  assertEquals(one.loaded.length, 1);
+  assertEquals(two.loaded.length, 2);
+  assert(two.loaded[1].includes("-s2-"), two.loaded[1]);
+  assertEquals(two.data.seeds, [0, 2]);
+  assertEquals(two.data.perSeed.map((r: { seed: number }) => r.seed), [0, 2]);
+  const { seed: _s, ...seed0 } = two.data.perSeed[0];
+  assertEquals(seed0, {
+    pof: one.data.pof,
+    sam: one.data.sam,
+    sgd: one.data.sgd,
+  });
+  for (const m of ["pof", "sam", "sgd"]) {
+    const a = two.data.perSeed[0][m] as number[];
+    const b = two.data.perSeed[1][m] as number[];
+    assertEquals(a.length, PRESET.histogramBatches);
+    assertEquals(b.length, PRESET.histogramBatches);
+    assert(b.every((x) => Number.isFinite(x) && x >= 0), `${m}: ${b}`);
+    assertNotEquals(a, b);
+    assertEquals(two.data[m], [...a, ...b]);
+  }
+  // SAM's classifier perturbation is part of rho g / ||g||: at most rho.
+  for (const x of two.data.sam) assert(x <= PRESET.datasets[0].rho + 1e-6);
+  assertEquals(two.summary.length, 3);
+});
