@@ -23,6 +23,33 @@ function sameKeys(a: Params, b: Params, what: string): void {
 }
 
 /**
+ * The tensor at `key`, or an error naming the key and (the start of) the
+ * tree's keys.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import { useBackend } from "./backend.ts";
+ * import { leaf } from "./tree.ts";
+ * await useBackend("cpu");
+ * const w = tf.ones([2]);
+ * if (leaf({ w }, "w") !== w) throw new Error();
+ * ```
+ */
+export function leaf(tree: Params, key: string): tf.Tensor {
+  const t = tree[key];
+  if (t === undefined) {
+    const keys = Object.keys(tree);
+    throw new Error(
+      `missing tensor "${key}" (tree has ${keys.length} keys: ${
+        keys.slice(0, 4).join(", ")
+      }${keys.length > 4 ? ", ..." : ""})`,
+    );
+  }
+  return t;
+}
+
+/**
  * Applies `fn` to every tensor, keeping the keys.
  *
  * @example

@@ -6,6 +6,7 @@ import {
   cloneTree,
   disposeTree,
   globalNorm,
+  leaf,
   mapTree,
   scaleTree,
   treeFromArrays,
@@ -55,4 +56,21 @@ Deno.test("tree: arrays round trip, clone, zeros, size, map keep key order", asy
   const m = mapTree(c, (t, k) => k === "a" ? tf.add(t, 1) : tf.clone(t));
   assertEquals(Array.from(m.a.dataSync()), [6]);
   disposeTree(back, c, z, m, { z: a.z });
+});
+
+Deno.test("tree: leaf returns the tensor or names the missing key and the keys", () => {
+  const t = {
+    a: tf.scalar(1),
+    b: tf.scalar(2),
+    c: tf.scalar(3),
+    d: tf.scalar(4),
+    e: tf.scalar(5),
+  };
+  assertEquals(leaf(t, "b"), t.b);
+  assertThrows(
+    () => leaf(t, "z"),
+    Error,
+    'missing tensor "z" (tree has 5 keys: a, b, c, d, ...)',
+  );
+  disposeTree(t);
 });

@@ -35,14 +35,14 @@
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
-import type { Params } from "../tree.ts";
+import { leaf, type Params } from "../tree.ts";
 import { batchNorm, dense } from "./layers.ts";
-import type {
-  ApplyOptions,
-  ApplyResult,
-  BnState,
-  Model,
-  ModelParams,
+import {
+  type ApplyOptions,
+  type BnState,
+  composeApply,
+  type Model,
+  type ModelParams,
 } from "./model.ts";
 
 type Layer = tfl.layers.Layer;
@@ -230,16 +230,6 @@ function pair(v: unknown): [number, number] {
   return Array.isArray(v) ? [v[0], v[1]] : [v as number, v as number];
 }
 
-function get(tree: Params, key: string): tf.Tensor {
-  const t = tree[key];
-  if (t === undefined) {
-    throw new Error(
-      `missing tensor "${key}" (tree keys: ${Object.keys(tree).join(", ")})`,
-    );
-  }
-  return t;
-}
-
 function runStep(
   step: Step,
   x: tf.Tensor,
@@ -256,8 +246,8 @@ function runStep(
     case "Dropout":
       return x;
     case "Dense": {
-      const kernel = get(phi, `${n}.kernel`);
-      const bias = c.useBias ? get(phi, `${n}.bias`) : undefined;
+      const kernel = leaf(phi, `${n}.kernel`);
+      const bias = c.useBias ? leaf(phi, `${n}.bias`) : undefined;
       let y: tf.Tensor;
       if (x.rank === 2) {
         y = dense(x as tf.Tensor2D, kernel as tf.Tensor2D, bias as tf.Tensor1D);
@@ -271,7 +261,7 @@ function runStep(
       return activation(c.activation, layer)(y);
     }
     case "Conv2D": {
-      const kernel = get(phi, `${n}.kernel`) as tf.Tensor4D;
+      const kernel = leaf(phi, `${n}.kernel`) as tf.Tensor4D;
       let y: tf.Tensor = tf.conv2d(
         x as tf.Tensor4D,
         kernel,
@@ -280,7 +270,7 @@ function runStep(
         "NHWC",
         pair(c.dilationRate ?? 1),
       );
-      if (c.useBias) y = tf.add(y, get(phi, `${n}.bias`));
+      if (c.useBias) y = tf.add(y, leaf(phi, `${n}.bias`));
       return activation(c.activation, layer)(y);
     }
     case "BatchNormalization": {
@@ -288,12 +278,12 @@ function runStep(
       const r = batchNorm(
         x,
         {
-          gamma: c.scale === false ? tf.ones([ch]) : get(phi, `${n}.gamma`),
-          beta: c.center === false ? tf.zeros([ch]) : get(phi, `${n}.beta`),
+          gamma: c.scale === false ? tf.ones([ch]) : leaf(phi, `${n}.gamma`),
+          beta: c.center === false ? tf.zeros([ch]) : leaf(phi, `${n}.beta`),
         },
         {
-          mean: get(state, `${n}.mean`),
-          variance: get(state, `${n}.variance`),
+          mean: leaf(state, `${n}.mean`),
+          variance: leaf(state, `${n}.variance`),
         },
         {
           ...o,
@@ -466,8 +456,8 @@ export function fromLayersModel(
   const classify = (theta: Params, f: tf.Tensor2D): tf.Tensor2D =>
     dense(
       f,
-      get(theta, "kernel") as tf.Tensor2D,
-      get(theta, "bias") as tf.Tensor1D,
+      leaf(theta, "kernel") as tf.Tensor2D,
+      leaf(theta, "bias") as tf.Tensor1D,
     );
 
   const name = options.name ?? model.name;
@@ -495,21 +485,7 @@ export function fromLayersModel(
     },
     features,
     classify,
-    apply(
-      params: ModelParams,
-      state: BnState,
-      x: tf.Tensor,
-      o: ApplyOptions,
-    ): ApplyResult {
-      return tf.tidy(() => {
-        const r = features(params.features, state, x, o);
-        return {
-          logits: classify(params.classifier, r.features),
-          features: r.features,
-          state: r.state,
-        };
-      });
-    },
+    apply: composeApply(features, classify),
   };
 }
 

@@ -17,14 +17,13 @@
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type { Rng } from "../rng.ts";
-import type { Params } from "../tree.ts";
+import { leaf, type Params } from "../tree.ts";
 import { dense, normalTensor, relu } from "./layers.ts";
-import type {
-  ApplyOptions,
-  ApplyResult,
-  BnState,
-  Model,
-  ModelParams,
+import {
+  type ApplyOptions,
+  type BnState,
+  composeApply,
+  type Model,
 } from "./model.ts";
 
 /** Options of {@link mlp}. */
@@ -106,8 +105,8 @@ export function mlp(options: MlpOptions): Model {
         h = relu(
           dense(
             h,
-            get(phi, `layer${i}.kernel`) as tf.Tensor2D,
-            get(phi, `layer${i}.bias`) as tf.Tensor1D,
+            leaf(phi, `layer${i}.kernel`) as tf.Tensor2D,
+            leaf(phi, `layer${i}.bias`) as tf.Tensor1D,
           ),
         );
       }
@@ -119,8 +118,8 @@ export function mlp(options: MlpOptions): Model {
   const classify = (theta: Params, f: tf.Tensor2D): tf.Tensor2D =>
     dense(
       f,
-      get(theta, "kernel") as tf.Tensor2D,
-      get(theta, "bias") as tf.Tensor1D,
+      leaf(theta, "kernel") as tf.Tensor2D,
+      leaf(theta, "bias") as tf.Tensor1D,
     );
 
   const name = `MLP-${[inputDim, ...hidden, numClasses].join("-")}`;
@@ -149,30 +148,6 @@ export function mlp(options: MlpOptions): Model {
     },
     features,
     classify,
-    apply(
-      params: ModelParams,
-      state: BnState,
-      x: tf.Tensor,
-      o: ApplyOptions,
-    ): ApplyResult {
-      return tf.tidy(() => {
-        const r = features(params.features, state, x, o);
-        return {
-          logits: classify(params.classifier, r.features),
-          features: r.features,
-          state: r.state,
-        };
-      });
-    },
+    apply: composeApply(features, classify),
   };
-}
-
-function get(tree: Params, key: string): tf.Tensor {
-  const t = tree[key];
-  if (t === undefined) {
-    throw new Error(
-      `missing tensor "${key}" (tree keys: ${Object.keys(tree).join(", ")})`,
-    );
-  }
-  return t;
 }

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type { Params } from "../tree.ts";
 import type { Rng } from "../rng.ts";
 
@@ -84,4 +84,37 @@ export interface Model {
     x: tf.Tensor,
     options: ApplyOptions,
   ): ApplyResult;
+}
+
+/**
+ * `apply` = `classify` after `features`, in one `tf.tidy`: the one
+ * definition every model in the project shares.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import { useBackend } from "../backend.ts";
+ * import { composeApply } from "./model.ts";
+ * await useBackend("cpu");
+ * const apply = composeApply(
+ *   (_phi, state, x) => ({ features: tf.relu(x) as tf.Tensor2D, state }),
+ *   (theta, f) => tf.matMul(f, theta.kernel),
+ * );
+ * const r = apply({ features: {}, classifier: { kernel: tf.eye(2) } }, {}, tf.tensor2d([[-1, 2]]), { train: false });
+ * if (r.logits.dataSync().join() !== "0,2") throw new Error();
+ * ```
+ */
+export function composeApply(
+  features: Model["features"],
+  classify: Model["classify"],
+): Model["apply"] {
+  return (params, state, x, options) =>
+    tf.tidy(() => {
+      const r = features(params.features, state, x, options);
+      return {
+        logits: classify(params.classifier, r.features),
+        features: r.features,
+        state: r.state,
+      };
+    });
 }

@@ -29,7 +29,7 @@
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type { Rng } from "../rng.ts";
-import type { Params } from "../tree.ts";
+import { leaf, type Params } from "../tree.ts";
 import {
   batchNorm,
   conv2d,
@@ -39,12 +39,11 @@ import {
   normalTensor,
   relu,
 } from "./layers.ts";
-import type {
-  ApplyOptions,
-  ApplyResult,
-  BnState,
-  Model,
-  ModelParams,
+import {
+  type ApplyOptions,
+  type BnState,
+  composeApply,
+  type Model,
 } from "./model.ts";
 
 /** Options of {@link wideResNet}. */
@@ -210,10 +209,10 @@ export function wideResNet(options: WideResNetOptions): WideResNet {
   ): tf.Tensor => {
     const r = batchNorm(
       x,
-      { gamma: get(phi, `${name}.gamma`), beta: get(phi, `${name}.beta`) },
+      { gamma: leaf(phi, `${name}.gamma`), beta: leaf(phi, `${name}.beta`) },
       {
-        mean: get(state, `${name}.mean`),
-        variance: get(state, `${name}.variance`),
+        mean: leaf(state, `${name}.mean`),
+        variance: leaf(state, `${name}.variance`),
       },
       o,
     );
@@ -238,20 +237,23 @@ export function wideResNet(options: WideResNetOptions): WideResNet {
     }
     return tf.tidy(() => {
       const newState: BnState = {};
-      let y = conv2d(x as tf.Tensor4D, get(phi, "conv0.kernel") as tf.Tensor4D);
+      let y = conv2d(
+        x as tf.Tensor4D,
+        leaf(phi, "conv0.kernel") as tf.Tensor4D,
+      );
       for (const blk of blocks) {
         const p = blk.prefix;
         const a = relu(bn(y, `${p}.bn1`, phi, state, newState, o));
         let hh = conv2d(
           a as tf.Tensor4D,
-          get(phi, `${p}.conv1.kernel`) as tf.Tensor4D,
+          leaf(phi, `${p}.conv1.kernel`) as tf.Tensor4D,
           { stride: blk.stride },
         );
         hh = relu(bn(hh, `${p}.bn2`, phi, state, newState, o)) as tf.Tensor4D;
-        hh = conv2d(hh, get(phi, `${p}.conv2.kernel`) as tf.Tensor4D);
+        hh = conv2d(hh, leaf(phi, `${p}.conv2.kernel`) as tf.Tensor4D);
         const skip = blk.equal ? y : conv2d(
           a as tf.Tensor4D,
-          get(phi, `${p}.shortcut.kernel`) as tf.Tensor4D,
+          leaf(phi, `${p}.shortcut.kernel`) as tf.Tensor4D,
           { stride: blk.stride, pad: 0 },
         );
         y = tf.add(hh, skip);
@@ -266,8 +268,8 @@ export function wideResNet(options: WideResNetOptions): WideResNet {
   const classify = (theta: Params, f: tf.Tensor2D): tf.Tensor2D =>
     dense(
       f,
-      get(theta, "kernel") as tf.Tensor2D,
-      get(theta, "bias") as tf.Tensor1D,
+      leaf(theta, "kernel") as tf.Tensor2D,
+      leaf(theta, "bias") as tf.Tensor1D,
     );
 
   const name = `WRN-${depth}-${widen}`;
@@ -307,32 +309,6 @@ export function wideResNet(options: WideResNetOptions): WideResNet {
     },
     features,
     classify,
-    apply(
-      params: ModelParams,
-      state: BnState,
-      x: tf.Tensor,
-      o: ApplyOptions,
-    ): ApplyResult {
-      return tf.tidy(() => {
-        const r = features(params.features, state, x, o);
-        return {
-          logits: classify(params.classifier, r.features),
-          features: r.features,
-          state: r.state,
-        };
-      });
-    },
+    apply: composeApply(features, classify),
   };
-}
-
-function get(tree: Params, key: string): tf.Tensor {
-  const t = tree[key];
-  if (t === undefined) {
-    throw new Error(
-      `missing tensor "${key}" (tree has ${Object.keys(tree).length} keys: ${
-        Object.keys(tree).slice(0, 4).join(", ")
-      }${Object.keys(tree).length > 4 ? ", ..." : ""})`,
-    );
-  }
-  return t;
 }
