@@ -100,6 +100,32 @@ function* featureChunks(
   }
 }
 
+/**
+ * The exact classifier curvature of one mini-batch at theta0 (features in
+ * the given BN mode); the batch is disposed.
+ */
+function batchCurvature(
+  model: Model,
+  state: CheckpointState,
+  b: Batch,
+  bn: ApplyOptions,
+  theta: Float64Array,
+): ClassifierCurvature {
+  try {
+    const f = featuresOf(model, state, b.x, bn);
+    const c = new ClassifierCurvature(
+      Float32Array.from(f.dataSync()),
+      Int32Array.from(b.y.dataSync()),
+      theta,
+      { dim: f.shape[1], numClasses: model.numClasses },
+    );
+    f.dispose();
+    return c;
+  } finally {
+    disposeBatch(b);
+  }
+}
+
 function disposeBatch(b: Batch): void {
   b.x.dispose();
   b.y.dispose();
@@ -142,19 +168,7 @@ export function hessianComponents(
   const out: HessianComponents = { batch: [], gradNorm: [], loss: [] };
   const dirs: Float64Array[] = [];
   for (const b of batches) {
-    let c: ClassifierCurvature;
-    try {
-      const f = featuresOf(model, state, b.x, bn);
-      c = new ClassifierCurvature(
-        Float32Array.from(f.dataSync()),
-        Int32Array.from(b.y.dataSync()),
-        theta,
-        { dim: f.shape[1], numClasses: model.numClasses },
-      );
-      f.dispose();
-    } finally {
-      disposeBatch(b);
-    }
+    const c = batchCurvature(model, state, b, bn, theta);
     const g = c.gradient();
     let n = 0;
     for (const x of g) n += x * x;
@@ -238,19 +252,7 @@ export function perturbationNorms(
     const bn = options.bn ?? { train: false };
     const theta = classifierVector(state.params.classifier);
     for (const b of batches) {
-      let c: ClassifierCurvature;
-      try {
-        const f = featuresOf(model, state, b.x, bn);
-        c = new ClassifierCurvature(
-          Float32Array.from(f.dataSync()),
-          Int32Array.from(b.y.dataSync()),
-          theta,
-          { dim: f.shape[1], numClasses: model.numClasses },
-        );
-        f.dispose();
-      } finally {
-        disposeBatch(b);
-      }
+      const c = batchCurvature(model, state, b, bn, theta);
       out.push(gamma * pofXiStar(c, spec.lineSearch).xi);
     }
     return out;

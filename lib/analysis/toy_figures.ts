@@ -61,6 +61,7 @@ import type { Model, ModelParams } from "../models/model.ts";
 import { countErrors, softmaxCrossEntropy } from "../models/loss.ts";
 import { sgdMethod } from "../optim/sgd.ts";
 import { pofMethod } from "../optim/pof.ts";
+import { goldenSection } from "../optim/line_search.ts";
 import type { Batch, Method, TrainState } from "../train/method.ts";
 import { arrayTrainData } from "../train/array_data.ts";
 import {
@@ -678,28 +679,13 @@ function deltaAlong(
     if (curve[i].loss < curve[ib].loss) ib = i;
   }
   let best = curve[ib];
-  let lo = curve[Math.max(0, ib - 1)].t,
-    hi = curve[Math.min(curve.length - 1, ib + 1)].t;
-  const g = (Math.sqrt(5) - 1) / 2;
-  let c = hi - g * (hi - lo), d = lo + g * (hi - lo);
-  let fc = loss(c), fd = loss(d);
-  for (let k = 0; k < refine; k++) {
-    if (fc <= fd) {
-      hi = d;
-      d = c;
-      fd = fc;
-      c = hi - g * (hi - lo);
-      fc = loss(c);
-    } else {
-      lo = c;
-      c = d;
-      fc = fd;
-      d = lo + g * (hi - lo);
-      fd = loss(d);
-    }
-  }
-  if (fc < best.loss) best = { t: c, loss: fc };
-  if (fd < best.loss) best = { t: d, loss: fd };
+  const gs = goldenSection(
+    loss,
+    curve[Math.max(0, ib - 1)].t,
+    curve[Math.min(curve.length - 1, ib + 1)].t,
+    { maxIterations: refine },
+  );
+  if (gs.fx < best.loss) best = { t: gs.x, loss: gs.fx };
   return { deltaL: curve[i0].loss - best.loss, tStar: best.t };
 }
 

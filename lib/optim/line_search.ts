@@ -132,27 +132,14 @@ export function lineSearch(
     x = Math.min(2 * x, maxXi);
   }
   // Minimum in [a, hi]; b is the best point so far. Golden-section search.
-  let lo = a;
-  let c = hi - INV_PHI * (hi - lo), d = lo + INV_PHI * (hi - lo);
-  let fc = F(c), fd = F(d);
-  for (let it = 0; it < maxIterations; it++) {
-    if (hi - lo <= absTol + relTol * 0.5 * (hi + lo)) break;
-    if (fc <= fd) {
-      hi = d;
-      d = c;
-      fd = fc;
-      c = hi - INV_PHI * (hi - lo);
-      fc = F(c);
-    } else {
-      lo = c;
-      c = d;
-      fc = fd;
-      d = lo + INV_PHI * (hi - lo);
-      fd = F(d);
-    }
-  }
-  let xi = fc <= fd ? c : d;
-  let loss = Math.min(fc, fd);
+  const gs = goldenSection(F, a, hi, {
+    maxIterations,
+    done: (l, h) => h - l <= absTol + relTol * 0.5 * (h + l),
+  });
+  const lo = gs.lo;
+  hi = gs.hi;
+  let xi = gs.x;
+  let loss = gs.fx;
   // The bracketing point can only win on a non-unimodal bracket; keep the best.
   if (fb < loss && b >= lo && b <= hi) {
     xi = b;
@@ -170,6 +157,58 @@ export function lineSearch(
     };
   }
   return { xi, loss, loss0, bracketed: true, evaluations, interval: [lo, hi] };
+}
+
+/** The result of {@link goldenSection}. */
+export interface GoldenSectionResult {
+  /** The better of the two final interior points, and its value. */
+  x: number;
+  fx: number;
+  /** The final bracket. */
+  lo: number;
+  hi: number;
+}
+
+/**
+ * Golden-section search for a minimum of a unimodal `f` on `[lo, hi]`: at
+ * most `maxIterations` shrinks (one evaluation each, after two to start),
+ * stopping early once `done(lo, hi)` holds.
+ *
+ * @example
+ * ```ts
+ * import { goldenSection } from "./line_search.ts";
+ * const r = goldenSection((x) => (x - 0.3) ** 2, 0, 1, { maxIterations: 60 });
+ * if (Math.abs(r.x - 0.3) > 1e-6) throw new Error(String(r.x));
+ * ```
+ */
+export function goldenSection(
+  f: (x: number) => number,
+  lo: number,
+  hi: number,
+  options: {
+    maxIterations: number;
+    done?: (lo: number, hi: number) => boolean;
+  },
+): GoldenSectionResult {
+  let c = hi - INV_PHI * (hi - lo), d = lo + INV_PHI * (hi - lo);
+  let fc = f(c), fd = f(d);
+  for (let it = 0; it < options.maxIterations; it++) {
+    if (options.done?.(lo, hi)) break;
+    if (fc <= fd) {
+      hi = d;
+      d = c;
+      fd = fc;
+      c = hi - INV_PHI * (hi - lo);
+      fc = f(c);
+    } else {
+      lo = c;
+      c = d;
+      fc = fd;
+      d = lo + INV_PHI * (hi - lo);
+      fd = f(d);
+    }
+  }
+  return fc <= fd ? { x: c, fx: fc, lo, hi } : { x: d, fx: fd, lo, hi };
 }
 
 /** Logits along a classifier line, `z(xi) = z0 + xi dz`, as float64 arrays. */

@@ -10,7 +10,7 @@
  * @module
  */
 import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import type { Params } from "../tree.ts";
+import { disposeTree, type Params } from "../tree.ts";
 import type { BnState, Model, ModelParams } from "../models/model.ts";
 import type { Rng } from "../rng.ts";
 
@@ -84,4 +84,32 @@ export interface Method {
     input: StepInput,
     rng: Rng,
   ): { state: TrainState; metrics: StepMetrics };
+}
+
+/**
+ * Disposes every tensor of a training state: parameters, BN statistics and
+ * optimizer slots.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import { useBackend } from "../backend.ts";
+ * import { disposeTrainState } from "./method.ts";
+ * await useBackend("cpu");
+ * const before = tf.memory().numTensors;
+ * disposeTrainState({
+ *   params: { features: { w: tf.ones([2]) }, classifier: { kernel: tf.ones([2, 2]) } },
+ *   bn: { "bn.mean": tf.zeros([2]) },
+ *   opt: { slots: { momentum: { "features/w": tf.zeros([2]) } }, count: 0 },
+ * });
+ * if (tf.memory().numTensors !== before) throw new Error("leaked");
+ * ```
+ */
+export function disposeTrainState(state: TrainState): void {
+  disposeTree(
+    state.params.features,
+    state.params.classifier,
+    state.bn,
+    ...Object.values(state.opt.slots),
+  );
 }

@@ -17,7 +17,7 @@
 import type { Model } from "../models/model.ts";
 import { Rng } from "../rng.ts";
 import { disposeTree } from "../tree.ts";
-import type { Method, TrainState } from "./method.ts";
+import { disposeTrainState, type Method, type TrainState } from "./method.ts";
 import type { RunConfig } from "./run_config.ts";
 import { startEpoch } from "./run_config.ts";
 import { runId, withDependencies } from "./run_id.ts";
@@ -272,12 +272,7 @@ export async function trainRun(
       await options.afterEpoch?.(out.record);
     }
   } finally {
-    disposeTree(
-      state.params.features,
-      state.params.classifier,
-      state.bn,
-      ...Object.values(state.opt.slots),
-    );
+    disposeTrainState(state);
     parts.dispose?.();
   }
   const records = await readMetrics(metricsPath);

@@ -17,13 +17,12 @@
  * @module
  */
 import { Rng } from "../../lib/rng.ts";
-import { disposeTree } from "../../lib/tree.ts";
 import { table2Spec } from "../../lib/plot/figures.ts";
 import { PAPER_TABLE2 } from "../../lib/plot/paper.ts";
 import { renderSvg } from "../../lib/plot/render.ts";
 import { markdownTable } from "../../lib/plot/tables.ts";
 import { buildRun, runWork } from "../../lib/train/build.ts";
-import type { TrainState } from "../../lib/train/method.ts";
+import { disposeTrainState, type TrainState } from "../../lib/train/method.ts";
 import { pofRun, samBaseRun, sgdRun } from "../presets.ts";
 import {
   type Preset,
@@ -108,12 +107,7 @@ async function timeMethod(
       }
     }
   } finally {
-    disposeTree(
-      state.params.features,
-      state.params.classifier,
-      state.bn,
-      ...Object.values(state.opt.slots),
-    );
+    disposeTrainState(state);
     parts.dispose?.();
   }
   return {
