@@ -21,6 +21,7 @@ import {
   conv2dBackpropInputOptions,
 } from "./conv2d_backprop_input.ts";
 import { PROJECT_KERNELS, registerProjectKernels } from "./registry.ts";
+import { batchNorm } from "../models/layers.ts";
 
 type Case = {
   x: [number, number, number, number];
@@ -359,5 +360,89 @@ Deno.test("wasm Identity shares the buffer: clones survive the original, nothing
     assertEquals(backend.numDataIds(), ids0);
   } finally {
     await useBackend("cpu");
+  }
+});
+
+/** Train-mode BatchNorm written out plainly (autodiff through the moments). */
+function plainBatchNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  const c = x.shape[x.rank - 1];
+  const x2 = tf.reshape(x, [-1, c]);
+  const mean = tf.mean(x2, 0);
+  const centred = tf.sub(x2, mean);
+  const variance = tf.mean(tf.square(centred), 0);
+  const y = tf.add(
+    tf.mul(tf.div(centred, tf.sqrt(tf.add(variance, 1e-5))), g),
+    b,
+  );
+  return tf.reshape(y, x.shape);
+}
+
+Deno.test("batchNorm's closed-form gradient matches autodiff of the plain formula (cpu, wasm; first and second order)", async () => {
+  const rng = new Rng(5);
+  const shapes = [[5, 3], [2, 3, 4, 6], [3, 2, 5, 1], [4, 4, 4, 8]];
+  const data = shapes.map((s) => {
+    const c = s[s.length - 1];
+    const size = s.reduce((a, b) => a * b);
+    return {
+      x: rng.normalArray(size, 2, 1),
+      w: rng.normalArray(size),
+      g: rng.normalArray(c, 1, 0.5),
+      b: rng.normalArray(c),
+      v: rng.normalArray(c),
+    };
+  });
+  const run = (bn: (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor) =>
+    shapes.map((s, i) =>
+      tf.tidy(() => {
+        const d = data[i];
+        const c = s[s.length - 1];
+        const x = tf.tensor(d.x, s), w = tf.tensor(d.w, s);
+        const g = tf.tensor1d(d.g), b = tf.tensor1d(d.b), v = tf.tensor1d(d.v);
+        const loss = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) =>
+          tf.sum(tf.mul(tf.square(bn(xx, gg, bb)), w));
+        const first = tf.grads(loss)([x, g, b]);
+        // Second order: d/d(x, gamma) of <dL/dgamma, v> (double backprop).
+        const second = tf.grads((xx: tf.Tensor, gg: tf.Tensor) =>
+          tf.sum(tf.mul(tf.grads(loss)([xx, gg, b])[1], v))
+        )([x, g]);
+        assertEquals(first[1].shape, [c]);
+        return [...first, ...second].map((t) => t.dataSync().slice());
+      })
+    );
+  const ours = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+    batchNorm(
+      x,
+      { gamma: g, beta: b },
+      {
+        mean: tf.zeros([g.shape[0]]),
+        variance: tf.ones([g.shape[0]]),
+      },
+      { train: true, updateStats: false, epsilon: 1e-5 },
+    ).y;
+  for (const backend of ["cpu", "wasm"] as const) {
+    await useBackend(backend);
+    try {
+      const ref = run(plainBatchNorm);
+      const before = tf.memory().numTensors;
+      const got = run(ours);
+      assertEquals(
+        tf.memory().numTensors,
+        before,
+        `${backend}: tensors leaked`,
+      );
+      got.forEach((gs, i) =>
+        gs.forEach((g, j) =>
+          closeRel(
+            g,
+            ref[i][j],
+            `${backend} [${shapes[i]}] ${
+              ["dx", "dgamma", "dbeta", "d2x", "d2gamma"][j]
+            }`,
+          )
+        )
+      );
+    } finally {
+      await useBackend("cpu");
+    }
   }
 });
