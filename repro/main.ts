@@ -94,7 +94,7 @@ Targets:
 Options:
   --preset NAME        ${PRESET_NAMES.join(" | ")} (default quick)
                          smoke: synthetic data, tiny WRN, minutes on 2 CPU cores (CI)
-                         quick: real Fashion-MNIST, reduced WRN and epochs, about an hour on 2 CPU cores;
+                         quick: real Fashion-MNIST, reduced WRN and epochs, about 45 min on 2 CPU cores;
                                 CIFAR-10/100 and SVHN join Table 1 only if already cached (no downloads)
                          paper: Sec. 4.1 exactly (WRN-28-10, 250 epochs, 4 datasets); GPUs
   --seeds N            number of seeds 0..N-1 (default: the preset's)

@@ -166,7 +166,7 @@ export const PRESETS: Record<PresetName, Preset> = {
     "quick",
     "quick: REDUCED settings, not the paper's: real Fashion-MNIST (first 4,000 training / " +
       "2,000 test images), WRN-10-1, batch 64, 20 epochs with the paper's schedule compressed " +
-      "(milestones 5/10/13/16, SAM 16 -> PoF 4), 1 seed; about an hour on 2 CPU cores. " +
+      "(milestones 5/10/13/16, SAM 16 -> PoF 4), 1 seed; measured 42 min on a shared 2-core VM. " +
       "CIFAR-10, CIFAR-100 and SVHN join Table 1 with the same reduced settings only when " +
       "already in the data cache (deno task data <name>); nothing is downloaded for them.",
     20,
