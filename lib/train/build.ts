@@ -265,8 +265,14 @@ const imageCache = new Map<string, ImageSet>();
 async function imageSplit(
   name: string,
   split: "train" | "test",
+  limit?: number,
 ): Promise<ImageSet> {
-  const key = `${name}/${split}`;
+  // SVHN trains on train + extra; when a run keeps only its first `limit`
+  // images and they all lie in `train`, the 531,131 extra images (1.6 GB of
+  // uint8) are not loaded at all.
+  const extra = name === "svhn" && split === "train" &&
+    !(limit !== undefined && limit <= imageDatasetInfo("svhn").trainSize);
+  const key = `${name}/${split}${extra ? "+extra" : ""}`;
   let set = imageCache.get(key);
   if (!set && name === SYNTHETIC_8X8) {
     const info = imageDatasetInfo("synthetic-images");
@@ -279,7 +285,7 @@ async function imageSplit(
     imageCache.set(key, set);
   }
   if (!set) {
-    set = await loadDataset(name, { split, extra: name === "svhn" });
+    set = await loadDataset(name, { split, extra });
     imageCache.set(key, set);
   }
   return set;
@@ -363,7 +369,7 @@ async function buildImageRun(
   const small = config.dataset === SYNTHETIC_8X8;
   const info = imageDatasetInfo(small ? "synthetic-images" : config.dataset);
   const train = limitImages(
-    await imageSplit(config.dataset, "train"),
+    await imageSplit(config.dataset, "train", config.trainLimit),
     config.trainLimit,
   );
   const test = limitImages(

@@ -1,0 +1,62 @@
+import { assertEquals } from "@std/assert";
+import { useBackend } from "../backend.ts";
+import { datasetInfo } from "../data/datasets.ts";
+import { fabricateDataset } from "../data/fabricate.ts";
+import { buildRun } from "./build.ts";
+import type { RunConfig } from "./run_config.ts";
+
+await useBackend("cpu");
+
+/** Records `file` as verified against `md5` in lib/data's `.verified.json`. */
+async function markVerified(dir: string, file: string, md5: string) {
+  const path = await Deno.realPath(`${dir}/${file}`);
+  const st = await Deno.stat(path);
+  let rec: Record<string, unknown> = {};
+  try {
+    rec = JSON.parse(await Deno.readTextFile(`${dir}/.verified.json`));
+  } catch { /* first record */ }
+  rec[path] = {
+    size: st.size,
+    mtime: st.mtime!.getTime(),
+    verified: `md5 ${md5}`,
+  };
+  await Deno.writeTextFile(`${dir}/.verified.json`, JSON.stringify(rec));
+}
+
+Deno.test("buildRun: an SVHN run whose trainLimit fits in train never loads (or fetches) extra", async () => {
+  const cache = await Deno.makeTempDir();
+  const prev = Deno.env.get("POF_DATA_DIR");
+  Deno.env.set("POF_DATA_DIR", cache);
+  try {
+    // train (8 images) and test in the cache, verified; no extra_32x32.mat at all:
+    // loading train + extra would have to download it and fail.
+    const dir = `${cache}/svhn`;
+    await fabricateDataset("svhn", { n: 8, seed: 4, dir });
+    await Deno.remove(`${dir}/extra_32x32.mat`);
+    for (const f of datasetInfo("svhn").files.slice(0, 2)) {
+      await markVerified(dir, f.name, f.md5);
+    }
+    const config: RunConfig = {
+      dataset: "svhn",
+      model: { kind: "wrn", depth: 10, widen: 1 },
+      method: { name: "sgd" },
+      seed: 0,
+      epochs: 1,
+      batchSize: 4,
+      schedule: { baseLr: 0.01, milestones: [], factor: 1 },
+      momentum: 0.9,
+      weightDecay: 5e-4,
+      keepEpochs: [],
+      trainLimit: 8,
+      testLimit: 4,
+    };
+    const parts = await buildRun(config, { optEpochOffset: 0 });
+    assertEquals(parts.train.stepsPerEpoch, 2);
+    assertEquals(parts.test.size, 4);
+    parts.dispose?.();
+  } finally {
+    if (prev === undefined) Deno.env.delete("POF_DATA_DIR");
+    else Deno.env.set("POF_DATA_DIR", prev);
+    await Deno.remove(cache, { recursive: true });
+  }
+});
