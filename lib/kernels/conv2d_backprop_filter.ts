@@ -20,6 +20,7 @@ import {
   convGeometry,
   type ConvPad,
   im2colTransposed,
+  imagesPerChunk,
   matmul,
   transpose2d,
 } from "./im2col.ts";
@@ -138,14 +139,10 @@ function conv2dBackpropFilterWasm(
   const inPix = g.inHeight * g.inWidth;
   const k2 = g.filterHeight * g.filterWidth * g.inChannels;
   const co = g.outChannels;
-  const chunk = Math.max(
-    1,
-    Math.min(
-      g.batchSize,
-      Math.floor(
-        conv2dBackpropFilterOptions.maxChunkElements / Math.max(1, pix * k2),
-      ),
-    ),
+  const chunk = imagesPerChunk(
+    g.batchSize,
+    pix * k2,
+    conv2dBackpropFilterOptions.maxChunkElements,
   );
   const single = chunk === g.batchSize;
   const xc = new Float32Array(chunk * inPix * g.inChannels);

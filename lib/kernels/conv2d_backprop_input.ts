@@ -23,6 +23,7 @@ import {
   convGeometry,
   type ConvPad,
   im2col,
+  imagesPerChunk,
   matmul,
   transpose2d,
 } from "./im2col.ts";
@@ -439,14 +440,10 @@ function backpropInputColumnsWasm(
   const pix = g.outHeight * g.outWidth;
   const co = g.outChannels;
   const k2 = g.filterHeight * g.filterWidth * g.inChannels;
-  const chunk = Math.max(
-    1,
-    Math.min(
-      g.batchSize,
-      Math.floor(
-        conv2dBackpropInputOptions.maxChunkElements / Math.max(1, pix * k2),
-      ),
-    ),
+  const chunk = imagesPerChunk(
+    g.batchSize,
+    pix * k2,
+    conv2dBackpropInputOptions.maxChunkElements,
   );
   const single = chunk === g.batchSize;
   const out = backend.makeOutput(

@@ -298,3 +298,25 @@ export function im2colTransposed(
   }
   return out;
 }
+
+/**
+ * How many images of a batch one im2col chunk holds: as many as fit in
+ * `maxElements` at `perImage` elements each, at least 1, at most `batch`.
+ *
+ * @example
+ * ```ts
+ * import { imagesPerChunk } from "./im2col.ts";
+ * if (imagesPerChunk(64, 1000, 10_000) !== 10) throw new Error();
+ * if (imagesPerChunk(64, 1e9, 10_000) !== 1 || imagesPerChunk(4, 1, 10_000) !== 4) throw new Error();
+ * ```
+ */
+export function imagesPerChunk(
+  batch: number,
+  perImage: number,
+  maxElements: number,
+): number {
+  return Math.max(
+    1,
+    Math.min(batch, Math.floor(maxElements / Math.max(1, perImage))),
+  );
+}
