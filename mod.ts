@@ -40,7 +40,8 @@ export * from "./lib/models/mlp.ts";
 export * from "./lib/models/layers_model.ts";
 
 // Optimizers and training methods
-export * from "./lib/train/method.ts";
+export * from "./lib/optim/method.ts";
+export * from "./lib/data/batch.ts";
 export * from "./lib/optim/schedule.ts";
 export * from "./lib/optim/optimizer.ts";
 export * from "./lib/optim/gradients.ts";
@@ -81,7 +82,7 @@ export * from "./lib/train/run_id.ts";
 export * from "./lib/train/shard.ts";
 export * from "./lib/train/progress.ts";
 export * from "./lib/train/build.ts";
-export * from "./lib/train/array_data.ts";
+export * from "./lib/data/array_data.ts";
 
 // Plotting
 export * from "./lib/plot/figures.ts";

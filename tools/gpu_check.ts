@@ -26,7 +26,7 @@ import type { Model } from "../lib/models/model.ts";
 import { wideResNet } from "../lib/models/wide_resnet.ts";
 import { sgdMethod } from "../lib/optim/sgd.ts";
 import { Rng } from "../lib/rng.ts";
-import type { TrainState } from "../lib/train/method.ts";
+import type { TrainState } from "../lib/optim/method.ts";
 import { disposeTree } from "../lib/tree.ts";
 
 /** Thrown when no GPU backend is usable; the message says why and what to do. */

@@ -20,7 +20,7 @@ import type {
   Model,
   ModelParams,
 } from "../models/model.ts";
-import type { Batch } from "../train/method.ts";
+import type { Batch } from "../data/batch.ts";
 import { modelGradients, treeNorm } from "../optim/gradients.ts";
 import { disposeTree } from "../tree.ts";
 import {

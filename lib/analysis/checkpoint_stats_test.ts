@@ -9,7 +9,7 @@ import { useBackend } from "../backend.ts";
 import { Rng } from "../rng.ts";
 import { mlp } from "../models/mlp.ts";
 import { softmaxCrossEntropy } from "../models/loss.ts";
-import type { Batch } from "../train/method.ts";
+import type { Batch } from "../data/batch.ts";
 import {
   type BlockObjective,
   hessianVectorProduct,

@@ -62,8 +62,9 @@ import { countErrors, softmaxCrossEntropy } from "../models/loss.ts";
 import { sgdMethod } from "../optim/sgd.ts";
 import { pofMethod } from "../optim/pof.ts";
 import { goldenSection } from "../optim/line_search.ts";
-import type { Batch, Method, TrainState } from "../train/method.ts";
-import { arrayTrainData } from "../train/array_data.ts";
+import type { Method, TrainState } from "../optim/method.ts";
+import type { Batch } from "../data/batch.ts";
+import { arrayTrainData } from "../data/array_data.ts";
 import {
   type BlockObjective,
   hessianVectorProduct,

@@ -23,7 +23,7 @@
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import type { Batch } from "../train/method.ts";
+import type { Batch } from "./batch.ts";
 import type { AugmentConfig } from "./augment.ts";
 import {
   batchesPerEpoch,

@@ -18,7 +18,7 @@ import type {
   ModelParams,
 } from "../models/model.ts";
 import { softmaxCrossEntropy } from "../models/loss.ts";
-import type { Batch } from "../train/method.ts";
+import type { Batch } from "../data/batch.ts";
 
 function rebuild(keys: string[], values: tf.Tensor[]): Params {
   const out: Params = {};

@@ -39,12 +39,8 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { disposeTree, type Params } from "../tree.ts";
 import type { ApplyOptions, BnState, Model } from "../models/model.ts";
 import { softmaxCrossEntropy } from "../models/loss.ts";
-import type {
-  Batch,
-  Method,
-  StepMetrics,
-  TrainState,
-} from "../train/method.ts";
+import type { Method, StepMetrics, TrainState } from "./method.ts";
+import type { Batch } from "../data/batch.ts";
 import { classifierGradient, modelGradients, treeNorm } from "./gradients.ts";
 import { gammaSampler, type GammaSpec, PAPER_GAMMA } from "./gamma.ts";
 import {

@@ -3,7 +3,8 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { useBackend } from "../backend.ts";
 import { Rng } from "../rng.ts";
 import { cloneTree, disposeTree } from "../tree.ts";
-import type { Batch, TrainState } from "../train/method.ts";
+import type { TrainState } from "./method.ts";
+import type { Batch } from "../data/batch.ts";
 import { pofMethod } from "./pof.ts";
 import { sgdMethod } from "./sgd.ts";
 import {

@@ -21,7 +21,7 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { disposeTree, type Params } from "../tree.ts";
 import type { ModelParams } from "../models/model.ts";
-import type { Method } from "../train/method.ts";
+import type { Method } from "./method.ts";
 import { modelGradients, treeNorm } from "./gradients.ts";
 import { sgd, type SgdOptions } from "./optimizer.ts";
 import { asSchedule } from "./schedule.ts";

@@ -3,7 +3,7 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { useBackend } from "../backend.ts";
 import { Rng } from "../rng.ts";
 import { cloneTree, disposeTree } from "../tree.ts";
-import type { TrainState } from "../train/method.ts";
+import type { TrainState } from "./method.ts";
 import { samMethod } from "./sam.ts";
 import { sgdMethod } from "./sgd.ts";
 import {

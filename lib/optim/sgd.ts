@@ -8,7 +8,7 @@
  * @module
  */
 import { disposeTree } from "../tree.ts";
-import type { Method } from "../train/method.ts";
+import type { Method } from "./method.ts";
 import { modelGradients, treeNorm } from "./gradients.ts";
 import { sgd, type SgdOptions } from "./optimizer.ts";
 import { asSchedule } from "./schedule.ts";

@@ -9,7 +9,7 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type { Params } from "../tree.ts";
 import type { ModelParams } from "../models/model.ts";
-import type { OptState, TrainState } from "../train/method.ts";
+import type { OptState, TrainState } from "./method.ts";
 import { applyUpdates, type Optimizer, type SgdState } from "./optimizer.ts";
 
 /** Which parameters a method trains. */

@@ -32,9 +32,9 @@ import type { AugmentConfig } from "../data/augment.ts";
 import { sgdMethod } from "../optim/sgd.ts";
 import { samMethod } from "../optim/sam.ts";
 import { pofMethod } from "../optim/pof.ts";
-import type { Batch } from "./method.ts";
-import type { EvalData, TrainData } from "./loop.ts";
-import type { Method } from "./method.ts";
+import type { Batch } from "../data/batch.ts";
+import type { EvalData, TrainData } from "../data/batch.ts";
+import type { Method } from "../optim/method.ts";
 import { lrAt, type RunConfig } from "./run_config.ts";
 import type { RunBuilder, RunParts } from "./runner.ts";
 import {
@@ -42,7 +42,7 @@ import {
   arrayEvalData,
   arrayTrainData,
   limitDataset,
-} from "./array_data.ts";
+} from "../data/array_data.ts";
 
 /** Static facts about a dataset (no data loaded). */
 export interface RunDatasetInfo {

@@ -15,7 +15,7 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type { Params } from "../tree.ts";
 import type { RngState } from "../rng.ts";
-import type { TrainState } from "./method.ts";
+import type { TrainState } from "../optim/method.ts";
 
 const MAGIC = "POFCKPT1";
 

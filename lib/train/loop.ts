@@ -12,33 +12,10 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type { Model } from "../models/model.ts";
 import { countErrors, softmaxCrossEntropy } from "../models/loss.ts";
 import type { Rng } from "../rng.ts";
-import type { Batch, Method, StepMetrics, TrainState } from "./method.ts";
+import type { Batch, EvalData, TrainData } from "../data/batch.ts";
+import type { Method, StepMetrics, TrainState } from "../optim/method.ts";
 import type { EpochRecord } from "./metrics_log.ts";
 import type { ProgressState } from "./progress.ts";
-
-/** A training data stream with a serialisable position. */
-export interface TrainData {
-  /** Update steps per epoch. */
-  readonly stepsPerEpoch: number;
-  /** Prepares epoch `epoch` (0-based; e.g. draws its shuffle). Called before its first batch. */
-  startEpoch(epoch: number): void;
-  /** The next update batch of the current epoch. The caller disposes it. */
-  next(): Batch;
-  /** A weak batch (PoF), with replacement, augmented. The caller disposes it. */
-  weak?(): Batch;
-  /** The loader's state at an epoch boundary (JSON). */
-  state(): unknown;
-  /** Restores {@link TrainData.state}. */
-  restore(state: unknown): void;
-}
-
-/** A fixed, deterministic sequence of evaluation batches. */
-export interface EvalData {
-  /** Number of examples. */
-  readonly size: number;
-  /** The batches in order; each is disposed by the caller. */
-  batches(): Iterable<Batch>;
-}
 
 /**
  * Thrown when a step's loss is not finite; the last checkpoint stays valid.

@@ -17,7 +17,11 @@
 import type { Model } from "../models/model.ts";
 import { Rng } from "../rng.ts";
 import { disposeTree } from "../tree.ts";
-import { disposeTrainState, type Method, type TrainState } from "./method.ts";
+import {
+  disposeTrainState,
+  type Method,
+  type TrainState,
+} from "../optim/method.ts";
 import type { RunConfig } from "./run_config.ts";
 import { startEpoch } from "./run_config.ts";
 import { runId, withDependencies } from "./run_id.ts";
@@ -34,7 +38,8 @@ import {
   readMetrics,
   truncateMetrics,
 } from "./metrics_log.ts";
-import { type EvalData, type TrainData, trainEpoch } from "./loop.ts";
+import { trainEpoch } from "./loop.ts";
+import { type EvalData, type TrainData } from "../data/batch.ts";
 import { formatDuration, type ProgressBar } from "./progress.ts";
 import {
   readLock,
@@ -92,8 +97,8 @@ export interface RunDone {
  * @example
  * ```ts
  * import { runDir } from "./runner.ts";
- * import { PRESETS, sgdRun } from "../../repro/presets.ts";
- * if (!runDir("out/runs", sgdRun(PRESETS.paper, PRESETS.paper.datasets[0], 0)).startsWith("out/runs/cifar10-sgd-e250-s0-")) throw new Error();
+ * import { toyRun } from "./testdata/train_toy.ts";
+ * if (!runDir("out/runs", toyRun(250)).startsWith("out/runs/toy-sgd-e250-s0-")) throw new Error();
  * ```
  */
 export function runDir(runsDir: string, config: RunConfig): string {
@@ -106,8 +111,8 @@ export function runDir(runsDir: string, config: RunConfig): string {
  * @example
  * ```ts
  * import { readDone } from "./runner.ts";
- * import { PRESETS, sgdRun } from "../../repro/presets.ts";
- * if ((await readDone(await Deno.makeTempDir(), sgdRun(PRESETS.smoke, PRESETS.smoke.datasets[0], 0))) !== null) throw new Error();
+ * import { toyRun } from "./testdata/train_toy.ts";
+ * if ((await readDone(await Deno.makeTempDir(), toyRun(3))) !== null) throw new Error();
  * ```
  */
 export async function readDone(
@@ -294,8 +299,8 @@ export async function trainRun(
  * @example
  * ```ts
  * import { runMetrics } from "./runner.ts";
- * import { PRESETS, sgdRun } from "../../repro/presets.ts";
- * if ((await runMetrics(await Deno.makeTempDir(), sgdRun(PRESETS.smoke, PRESETS.smoke.datasets[0], 0))).length !== 0) throw new Error();
+ * import { toyRun } from "./testdata/train_toy.ts";
+ * if ((await runMetrics(await Deno.makeTempDir(), toyRun(3))).length !== 0) throw new Error();
  * ```
  */
 export function runMetrics(
@@ -375,10 +380,12 @@ export interface RunPlanOptions extends TrainRunOptions {
  * ```ts
  * import { runPlan } from "./runner.ts";
  * import { runId } from "./run_id.ts";
- * import { PRESETS, pofRun } from "../../repro/presets.ts";
- * const p = PRESETS.paper, trained: string[] = [];
+ * import { toyRun } from "./testdata/train_toy.ts";
+ * const sam = { ...toyRun(200), method: { name: "sam" as const, rho: 0.05 } };
+ * const pof = { ...toyRun(250), method: { name: "pof" as const }, from: { run: sam, epoch: 200 } };
+ * const trained: string[] = [];
  * const runsDir = await Deno.makeTempDir();
- * await runPlan([pofRun(p, p.datasets[0], 0)], {
+ * await runPlan([pof], {
  *   runsDir, build: () => Promise.reject(new Error("unused")),
  *   train: async (c) => {
  *     trained.push(runId(c));

@@ -9,8 +9,8 @@ import { readMetrics } from "./metrics_log.ts";
 import { readDone, runDir, trainRun } from "./runner.ts";
 import type { RunConfig } from "./run_config.ts";
 import { runId } from "./run_id.ts";
-import { toyRun } from "../../repro/testdata/train_toy.ts";
-import type { Method } from "./method.ts";
+import { toyRun } from "./testdata/train_toy.ts";
+import type { Method } from "../optim/method.ts";
 
 await useBackend("cpu");
 
@@ -136,7 +136,7 @@ function trainToyProcess(runsDir: string, epochs: number) {
       "run",
       "-A",
       "--import-map=tools/offline_import_map.json",
-      "repro/testdata/train_toy.ts",
+      "lib/train/testdata/train_toy.ts",
       runsDir,
       String(epochs),
     ],

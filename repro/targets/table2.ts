@@ -22,7 +22,7 @@ import { PAPER_TABLE2 } from "../../lib/plot/paper.ts";
 import { renderSvg } from "../../lib/plot/render.ts";
 import { markdownTable } from "../../lib/plot/tables.ts";
 import { buildRun, runWork } from "../../lib/train/build.ts";
-import { disposeTrainState, type TrainState } from "../../lib/train/method.ts";
+import { disposeTrainState, type TrainState } from "../../lib/optim/method.ts";
 import { pofRun, samBaseRun, sgdRun } from "../presets.ts";
 import {
   type Preset,

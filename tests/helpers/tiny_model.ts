@@ -21,7 +21,7 @@ import {
 } from "../../lib/models/model.ts";
 import type { Params } from "../../lib/tree.ts";
 import type { Rng } from "../../lib/rng.ts";
-import type { Batch } from "../../lib/train/method.ts";
+import type { Batch } from "../../lib/data/batch.ts";
 
 /** Sizes of {@link tinyModel}. */
 export interface TinyOptions {

@@ -4,14 +4,14 @@
  * SIGKILL at random moments and start it again.
  *
  * Usage: deno run -A --import-map=tools/offline_import_map.json
- *   repro/testdata/train_toy.ts <runsDir> <epochs> [seed]
+ *   lib/train/testdata/train_toy.ts <runsDir> <epochs> [seed]
  *
  * @module
  */
-import { useBackend } from "../../lib/backend.ts";
-import { trainRun } from "../../lib/train/runner.ts";
-import { buildRun } from "../../lib/train/build.ts";
-import type { RunConfig } from "../../lib/train/run_config.ts";
+import { useBackend } from "../../backend.ts";
+import { trainRun } from "../runner.ts";
+import { buildRun } from "../build.ts";
+import type { RunConfig } from "../run_config.ts";
 
 /**
  * The toy run the kill / resume test uses.

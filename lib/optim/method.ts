@@ -2,23 +2,17 @@
  * The shape every training method (SGD, SAM, PoF) has, so that the runner,
  * the benchmark and the tests drive them the same way.
  *
- * A method is built by a factory in `lib/optim/` (e.g. `sgdMethod(config)`),
+ * A method is built by a factory in this directory (e.g. `sgdMethod(config)`),
  * holds no tensors itself, and turns a {@link TrainState} plus a batch into
  * the next {@link TrainState}. It owns and disposes the previous state's
  * tensors that it replaced; the caller owns the returned state.
  *
  * @module
  */
-import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { disposeTree, type Params } from "../tree.ts";
 import type { BnState, Model, ModelParams } from "../models/model.ts";
 import type { Rng } from "../rng.ts";
-
-/** A mini-batch: inputs and int32 labels. */
-export interface Batch {
-  x: tf.Tensor;
-  y: tf.Tensor1D;
-}
+import type { Batch } from "../data/batch.ts";
 
 /**
  * Optimizer state: named slot trees (e.g. `momentum`) keyed like the

@@ -5,17 +5,17 @@ import {
   releaseLock,
   shardIds,
   tryLock,
-} from "./shard.ts";
-import { planRuns, runPlan } from "./runner.ts";
-import { runId, withDependencies } from "./run_id.ts";
-import type { RunConfig } from "./run_config.ts";
+} from "../lib/train/shard.ts";
+import { planRuns, runPlan } from "../lib/train/runner.ts";
+import { runId, withDependencies } from "../lib/train/run_id.ts";
+import type { RunConfig } from "../lib/train/run_config.ts";
 import {
   pofRun,
   PRESETS,
   samBaseRun,
   samContinuedRun,
   sgdRun,
-} from "../../repro/presets.ts";
+} from "./presets.ts";
 
 Deno.test("--shard parsing accepts i/n with 0 <= i < n and names the bad value", () => {
   assertEquals(parseShard("0/1"), { index: 0, count: 1 });

@@ -9,8 +9,7 @@
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { Rng, type RngState } from "../rng.ts";
-import type { Batch } from "./method.ts";
-import type { EvalData, TrainData } from "./loop.ts";
+import type { Batch, EvalData, TrainData } from "./batch.ts";
 
 /** Row-major examples and labels. */
 export interface ArrayDataset {

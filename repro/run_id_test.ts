@@ -1,12 +1,12 @@
 import { assert, assertEquals, assertNotEquals } from "@std/assert";
-import { canonicalJson, runId, withDependencies } from "./run_id.ts";
+import { canonicalJson, runId, withDependencies } from "../lib/train/run_id.ts";
 import {
   pofRun,
   PRESETS,
   samBaseRun,
   samContinuedRun,
   sgdRun,
-} from "../../repro/presets.ts";
+} from "./presets.ts";
 
 const p = PRESETS.paper;
 const ds = p.datasets[0];
@@ -38,7 +38,7 @@ Deno.test("run ids are stable across processes", async () => {
       pofRun(p, p.datasets[2], 1)].map(runId)));`;
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["eval", "--import-map=tools/offline_import_map.json", code],
-    cwd: new URL("../..", import.meta.url).pathname,
+    cwd: new URL("..", import.meta.url).pathname,
     stdout: "piped",
     stderr: "piped",
   }).output();
