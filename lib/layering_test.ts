@@ -15,6 +15,7 @@ const LIB = new URL("./", import.meta.url).pathname;
  */
 const RANK: Record<string, number> = {
   kernels: 0,
+  atomic_write: 0,
   rng: 1,
   backend: 1,
   tree: 2,

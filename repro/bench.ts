@@ -47,6 +47,7 @@ import type { Model } from "../lib/models/model.ts";
 import { augmentBatch } from "../lib/data/augment.ts";
 import { syntheticImages } from "../lib/data/synthetic.ts";
 import { DATASETS } from "../lib/data/datasets.ts";
+import { writeFileAtomic } from "../lib/atomic_write.ts";
 
 /** Targets of issue 8, printed beside the measurements. */
 export const BENCH_TARGETS = {
@@ -745,14 +746,6 @@ export function formatTargets(targets: BenchResult["targets"]): string {
     .join("\n");
 }
 
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
-  await Deno.mkdir(dir, { recursive: true });
-  const tmp = `${path}.${Deno.pid}.tmp`;
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, path);
-}
-
 async function child(steps: number, m: BenchModel): Promise<void> {
   quiet = true;
   await useBackend(FAST_CPU_BACKEND);
@@ -797,6 +790,9 @@ if (import.meta.main) {
     `\n${plan.mode} bench on ${result.machine.cpu} (${result.machine.logicalCores} logical cores), ` +
       `backend ${result.backend.backend}\n` + formatTargets(result.targets),
   );
-  await writeAtomic(String(args.out), JSON.stringify(result, null, 2) + "\n");
+  await writeFileAtomic(
+    String(args.out),
+    JSON.stringify(result, null, 2) + "\n",
+  );
   console.log(`wrote ${args.out}`);
 }

@@ -13,7 +13,7 @@
  */
 import { parseArgs } from "@std/cli";
 import { BACKEND_NAMES } from "../lib/backend.ts";
-import { writeTextAtomic } from "./target.ts";
+import { writeFileAtomic } from "../lib/atomic_write.ts";
 
 /** Options of {@link slurmScript}. */
 export interface SlurmOptions {
@@ -140,7 +140,7 @@ export async function main(args: string[]): Promise<number> {
     time: a.time ?? "72:00:00",
     repo: a.repo ?? Deno.cwd(),
   });
-  await writeTextAtomic(script, text);
+  await writeFileAtomic(script, text);
   console.log(`wrote ${script}: submit with  sbatch ${script}`);
   return 0;
 }

@@ -36,6 +36,7 @@ export type {
   RunConfig,
   StepSchedule,
 } from "../lib/train/run_config.ts";
+import { writeFileAtomic } from "../lib/atomic_write.ts";
 export type { EpochRecord } from "../lib/train/metrics_log.ts";
 
 /**
@@ -227,37 +228,6 @@ export interface Target {
 }
 
 /**
- * Writes `text` to `path` atomically (temp file in the same folder, then rename).
- *
- * @example
- * ```ts
- * import { writeTextAtomic } from "./target.ts";
- * const dir = await Deno.makeTempDir();
- * await writeTextAtomic(`${dir}/a.txt`, "hi");
- * if (await Deno.readTextFile(`${dir}/a.txt`) !== "hi") throw new Error();
- * ```
- */
-export async function writeTextAtomic(
-  path: string,
-  text: string,
-): Promise<void> {
-  const slash = path.lastIndexOf("/");
-  const dir = slash >= 0 ? path.slice(0, slash) || "/" : ".";
-  const tmp = await Deno.makeTempFile({
-    dir,
-    prefix: ".tmp-",
-    suffix: path.slice(slash + 1),
-  });
-  try {
-    await Deno.writeTextFile(tmp, text);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
-}
-
-/**
  * Writes `<outDir>/<fileName>` as JSON `{provenance, data}` atomically and
  * returns its path. Every target's `<target>.json` goes through this.
  *
@@ -278,7 +248,7 @@ export async function writeTargetJson(
 ): Promise<string> {
   const path = `${ctx.outDir}/${fileName}`;
   const provenance = { ...ctx.provenance, writtenAt: new Date().toISOString() };
-  await writeTextAtomic(
+  await writeFileAtomic(
     path,
     JSON.stringify({ provenance, config: ctx.preset, data }, null, 1) + "\n",
   );
@@ -303,7 +273,7 @@ export async function writeTargetText(
   text: string,
 ): Promise<string> {
   const path = `${ctx.outDir}/${fileName}`;
-  await writeTextAtomic(path, text);
+  await writeFileAtomic(path, text);
   return path;
 }
 

@@ -24,6 +24,7 @@
  * @module
  */
 import { parseArgs } from "@std/cli";
+import { writeFileAtomic } from "../lib/atomic_write.ts";
 
 /** The preset names the notebooks understand (as `repro`'s). */
 export const NOTEBOOK_PRESETS = ["smoke", "quick", "paper"] as const;
@@ -504,9 +505,7 @@ export async function runNotebooks(
           );
           continue;
         }
-        const tmp = `${target}.tmp`;
-        await Deno.copyFile(r.path, tmp);
-        await Deno.rename(tmp, target);
+        await writeFileAtomic(target, await Deno.readFile(r.path));
         // Keep the committed notebooks `deno fmt` clean.
         await run(Deno.execPath(), ["fmt", "--quiet", target]);
         log(`notebooks: wrote back ${target}`);

@@ -31,6 +31,7 @@ import { type ImageSet, validateImageSet } from "./image_set.ts";
 import { sha256Hex } from "./md5.ts";
 import { readSvhnCount, readSvhnMat } from "./svhn.ts";
 import { syntheticImages } from "./synthetic.ts";
+import { writeFileAtomic } from "../atomic_write.ts";
 
 /** Dataset names accepted by {@link loadDataset}. */
 export const DATASET_NAMES = [
@@ -365,14 +366,6 @@ async function readVerified(
   }
 }
 
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const dir = path.slice(0, path.lastIndexOf("/"));
-  await Deno.mkdir(dir, { recursive: true });
-  const tmp = `${path}.${crypto.randomUUID()}.tmp`;
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, path);
-}
-
 async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
   try {
     const s = await Deno.stat(path);
@@ -519,7 +512,7 @@ export async function ensureDatasetFiles(
       }
       if (!found) {
         if (dirty) {
-          await writeAtomic(
+          await writeFileAtomic(
             `${dir}/.verified.json`,
             JSON.stringify(verified, null, 1),
           );
@@ -537,7 +530,7 @@ export async function ensureDatasetFiles(
     }
     if (!found) {
       if (dirty) {
-        await writeAtomic(
+        await writeFileAtomic(
           `${dir}/.verified.json`,
           JSON.stringify(verified, null, 1),
         );
@@ -554,7 +547,7 @@ export async function ensureDatasetFiles(
     out.push(found);
   }
   if (dirty) {
-    await writeAtomic(
+    await writeFileAtomic(
       `${dir}/.verified.json`,
       JSON.stringify(verified, null, 1),
     );

@@ -14,6 +14,7 @@ import { MI, MX, writeMat } from "./mat.ts";
 import { md5Hex } from "./md5.ts";
 import { syntheticImages } from "./synthetic.ts";
 import { writeTar } from "./tar.ts";
+import { writeFileAtomic } from "../atomic_write.ts";
 
 function cifarRecords(set: ImageSet, variant: CifarVariant): Uint8Array {
   const lb = variant === "cifar10" ? 1 : 2;
@@ -255,9 +256,7 @@ export async function fabricateDataset(
   if (opts.dir) {
     await Deno.mkdir(opts.dir, { recursive: true });
     for (const [f, b] of Object.entries(out.files)) {
-      const tmp = `${opts.dir}/.${f}.${crypto.randomUUID()}.tmp`;
-      await Deno.writeFile(tmp, b);
-      await Deno.rename(tmp, `${opts.dir}/${f}`);
+      await writeFileAtomic(`${opts.dir}/${f}`, b);
     }
   }
   return { ...out, md5 };

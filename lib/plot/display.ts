@@ -12,6 +12,7 @@
 import type { VegaLiteSpec } from "./figures.ts";
 import { renderSvg } from "./render.ts";
 import { VEGA_LITE_MIME } from "./style.ts";
+import { writeFileAtomic } from "../atomic_write.ts";
 
 /** A Jupyter MIME bundle: MIME type -> content. */
 export type MimeBundle = Record<string, unknown>;
@@ -43,37 +44,6 @@ export function jupyterSink(): DisplaySink | undefined {
   }
   if (!j || typeof j.display !== "function") return undefined;
   return (bundle) => j.display(bundle, { raw: true });
-}
-
-/**
- * Writes `text` to `path` atomically (temp file in the same folder, then
- * rename), creating the folder if needed.
- *
- * @example
- * ```ts
- * import { writeFileAtomic } from "./display.ts";
- * const dir = await Deno.makeTempDir();
- * await writeFileAtomic(`${dir}/sub/a.svg`, "<svg/>");
- * if (await Deno.readTextFile(`${dir}/sub/a.svg`) !== "<svg/>") throw new Error();
- * ```
- */
-export async function writeFileAtomic(
-  path: string,
-  text: string,
-): Promise<void> {
-  const slash = path.lastIndexOf("/");
-  const dir = slash > 0 ? path.slice(0, slash) : slash === 0 ? "/" : ".";
-  await Deno.mkdir(dir, { recursive: true });
-  const tmp = await Deno.makeTempFile({ dir, prefix: ".tmp-" });
-  try {
-    await Deno.writeTextFile(tmp, text);
-    // makeTempFile creates 0600; results are meant to be readable.
-    if (Deno.build.os !== "windows") await Deno.chmod(tmp, 0o644);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;

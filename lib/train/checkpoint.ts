@@ -16,6 +16,7 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type { Params } from "../tree.ts";
 import type { RngState } from "../rng.ts";
 import type { TrainState } from "../optim/method.ts";
+import { TMP_PREFIX, writeFileAtomic } from "../atomic_write.ts";
 
 const MAGIC = "POFCKPT1";
 
@@ -206,45 +207,6 @@ export function checkpointName(epoch: number): string {
 }
 
 /**
- * Writes `bytes` to `path` atomically: a temporary file in the same folder,
- * flushed, then renamed over `path`. `write` is the function that writes the
- * bytes to the open file (tests inject one that fails midway).
- *
- * @example
- * ```ts
- * import { writeBytesAtomic } from "./checkpoint.ts";
- * const p = (await Deno.makeTempDir()) + "/x.bin";
- * await writeBytesAtomic(p, new Uint8Array([1, 2, 3]));
- * if ((await Deno.readFile(p)).length !== 3) throw new Error();
- * ```
- */
-export async function writeBytesAtomic(
-  path: string,
-  bytes: Uint8Array,
-  write: (f: Deno.FsFile, bytes: Uint8Array) => Promise<void> = writeAll,
-): Promise<void> {
-  const slash = path.lastIndexOf("/");
-  const dir = slash >= 0 ? path.slice(0, slash) || "/" : ".";
-  const tmp = `${dir}/.tmp-${Deno.pid}-${path.slice(slash + 1)}`;
-  const f = await Deno.open(tmp, { write: true, create: true, truncate: true });
-  try {
-    await write(f, bytes);
-    await f.syncData();
-  } catch (e) {
-    f.close();
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
-  f.close();
-  await Deno.rename(tmp, path);
-}
-
-async function writeAll(f: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) off += await f.write(bytes.subarray(off));
-}
-
-/**
  * Saves a checkpoint as `<dir>/ckpt-eNNNNN.bin` atomically and returns the path.
  *
  * @example
@@ -266,7 +228,7 @@ export async function saveCheckpoint(
   write?: (f: Deno.FsFile, bytes: Uint8Array) => Promise<void>,
 ): Promise<string> {
   const path = `${dir}/${checkpointName(ckpt.epoch)}`;
-  await writeBytesAtomic(path, await encodeCheckpoint(ckpt), write);
+  await writeFileAtomic(path, await encodeCheckpoint(ckpt), { write });
   return path;
 }
 
@@ -357,7 +319,10 @@ export async function pruneCheckpoints(
     }
   }
   for await (const e of Deno.readDir(dir)) {
-    if (e.name.startsWith(".tmp-") && !e.name.startsWith(`.tmp-${Deno.pid}-`)) {
+    if (
+      e.name.startsWith(TMP_PREFIX) &&
+      !e.name.startsWith(`${TMP_PREFIX}${Deno.pid}-`)
+    ) {
       await Deno.remove(`${dir}/${e.name}`).catch(() => {});
     }
   }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { writeFileAtomic } from "../atomic_write.ts";
 
 /** What one finished epoch reports. */
 export interface EpochRecord {
@@ -117,10 +118,8 @@ export async function truncateMetrics(
   lastEpoch: number,
 ): Promise<void> {
   const kept = (await readMetrics(path)).filter((r) => r.epoch <= lastEpoch);
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  await Deno.writeTextFile(
-    tmp,
+  await writeFileAtomic(
+    path,
     kept.map((r) => JSON.stringify(r) + "\n").join(""),
   );
-  await Deno.rename(tmp, path);
 }

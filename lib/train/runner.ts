@@ -48,6 +48,7 @@ import {
   shardIds,
   tryLock,
 } from "./shard.ts";
+import { writeFileAtomic } from "../atomic_write.ts";
 
 /** The pieces a run is made of, built from its configuration. */
 export interface RunParts {
@@ -128,12 +129,6 @@ export async function readDone(
   }
 }
 
-async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  await Deno.writeTextFile(tmp, JSON.stringify(value, null, 1) + "\n");
-  await Deno.rename(tmp, path);
-}
-
 /**
  * Trains a run to its last epoch, resuming from its latest checkpoint, or
  * returns at once when it is done. The caller must hold the run's lock when
@@ -165,7 +160,10 @@ export async function trainRun(
   const done = await readDone(options.runsDir, config);
   if (done) return done;
   await Deno.mkdir(dir, { recursive: true });
-  await writeJsonAtomic(`${dir}/config.json`, { id, config });
+  await writeFileAtomic(
+    `${dir}/config.json`,
+    JSON.stringify({ id, config }, null, 1) + "\n",
+  );
   const metricsPath = `${dir}/metrics.jsonl`;
   const first = startEpoch(config);
   if (config.epochs <= first) {
@@ -289,7 +287,10 @@ export async function trainRun(
     final,
     seconds: (performance.now() - t0) / 1000,
   };
-  await writeJsonAtomic(`${dir}/done.json`, result);
+  await writeFileAtomic(
+    `${dir}/done.json`,
+    JSON.stringify(result, null, 1) + "\n",
+  );
   return result;
 }
 
