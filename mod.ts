@@ -69,7 +69,10 @@ export * from "./lib/analysis/hessian.ts";
 export * from "./lib/analysis/classifier_hessian.ts";
 export * from "./lib/analysis/eigen.ts";
 export * from "./lib/analysis/landscape.ts";
-export * from "./lib/analysis/toy_figures.ts";
+export * from "./lib/analysis/toy_training.ts";
+export * from "./lib/analysis/toy_fig1.ts";
+export * from "./lib/analysis/toy_fig2.ts";
+export * from "./lib/analysis/toy_summaries.ts";
 export * from "./lib/analysis/checkpoint_stats.ts";
 
 // Training runner
@@ -88,7 +91,7 @@ export * from "./lib/data/array_data.ts";
 export * from "./lib/plot/figures.ts";
 export * from "./lib/plot/render.ts";
 export * from "./lib/plot/display.ts";
-export * from "./lib/plot/stats.ts";
+export * from "./lib/stats.ts";
 export * from "./lib/plot/tables.ts";
 export * from "./lib/plot/style.ts";
 export * from "./lib/plot/paper.ts";

@@ -16,6 +16,8 @@ const LIB = new URL("./", import.meta.url).pathname;
 const RANK: Record<string, number> = {
   kernels: 0,
   atomic_write: 0,
+  stats: 0,
+  preset_name: 0,
   rng: 1,
   backend: 1,
   tree: 2,

@@ -22,11 +22,12 @@ import {
   type PaperDataset,
   table1Label,
 } from "../lib/plot/paper.ts";
-import { meanStd } from "../lib/plot/stats.ts";
+import { meanStd } from "../lib/stats.ts";
+import { isPresetName, PRESET_NAMES } from "../lib/preset_name.ts";
 
 // The plotting API the notebooks use (the same as `mod.ts` re-exports).
 export * from "../lib/plot/figures.ts";
-export * from "../lib/plot/stats.ts";
+export * from "../lib/stats.ts";
 export * from "../lib/plot/style.ts";
 export * from "../lib/plot/tables.ts";
 export * from "../lib/plot/paper.ts";
@@ -62,9 +63,9 @@ export function notebookSettings(
 ): NotebookSettings {
   const env = (k: string) => Deno.env.get(k) || undefined;
   const preset = override.preset ?? env("POF_PRESET") ?? "quick";
-  if (!["smoke", "quick", "paper"].includes(preset)) {
+  if (!isPresetName(preset)) {
     throw new RangeError(
-      `unknown preset "${preset}"; valid: smoke, quick, paper`,
+      `unknown preset "${preset}"; valid: ${PRESET_NAMES.join(", ")}`,
     );
   }
   return {

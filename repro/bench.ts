@@ -48,6 +48,7 @@ import { augmentBatch } from "../lib/data/augment.ts";
 import { syntheticImages } from "../lib/data/synthetic.ts";
 import { DATASETS } from "../lib/data/datasets.ts";
 import { writeFileAtomic } from "../lib/atomic_write.ts";
+import { median } from "../lib/stats.ts";
 
 /** Targets of issue 8, printed beside the measurements. */
 export const BENCH_TARGETS = {
@@ -78,22 +79,6 @@ export function meetsTarget(
   if (value === null || !Number.isFinite(value)) return null;
   const t = BENCH_TARGETS[name];
   return t.op === "<=" ? value <= t.value : value >= t.value;
-}
-
-/**
- * The median of a non-empty list.
- *
- * @example
- * ```ts
- * import { median } from "./bench.ts";
- * if (median([5, 1, 3]) !== 3 || median([4, 1, 3, 2]) !== 2.5) throw new Error();
- * ```
- */
-export function median(xs: number[]): number {
-  if (xs.length === 0) throw new RangeError("median: empty list");
-  const s = xs.slice().sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /**

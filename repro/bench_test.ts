@@ -6,7 +6,8 @@
  * benchmark figures, never unit tests).
  */
 import { assert, assertAlmostEquals, assertEquals } from "@std/assert";
-import { BENCH_TARGETS, type BenchResult, median } from "./bench.ts";
+import { BENCH_TARGETS, type BenchResult } from "./bench.ts";
+import { median } from "../lib/stats.ts";
 
 const FIGURES = [
   "sam_over_sgd",

@@ -37,6 +37,7 @@ export type {
   StepSchedule,
 } from "../lib/train/run_config.ts";
 import { writeFileAtomic } from "../lib/atomic_write.ts";
+import { PRESET_NAMES, type PresetName } from "../lib/preset_name.ts";
 export type { EpochRecord } from "../lib/train/metrics_log.ts";
 
 /**
@@ -61,18 +62,8 @@ export const TARGET_NAMES = [
 /** A target name. */
 export type TargetName = typeof TARGET_NAMES[number];
 
-/**
- * Every preset name.
- *
- * @example
- * ```ts
- * import { PRESET_NAMES } from "./target.ts";
- * if (!PRESET_NAMES.includes("quick")) throw new Error();
- * ```
- */
-export const PRESET_NAMES = ["smoke", "quick", "paper"] as const;
-/** A preset name. */
-export type PresetName = typeof PRESET_NAMES[number];
+// The preset names live in one place, lib/preset_name.ts.
+export { PRESET_NAMES, type PresetName };
 
 /** Per-dataset optimisation constants (paper Sec. 4.1: SVHN differs). */
 export interface DatasetSettings {

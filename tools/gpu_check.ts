@@ -28,6 +28,7 @@ import { sgdMethod } from "../lib/optim/sgd.ts";
 import { Rng } from "../lib/rng.ts";
 import type { TrainState } from "../lib/optim/method.ts";
 import { disposeTree } from "../lib/tree.ts";
+import { median } from "../lib/stats.ts";
 
 /** Thrown when no GPU backend is usable; the message says why and what to do. */
 export class GpuCheckError extends Error {
@@ -156,12 +157,6 @@ export interface StepTiming {
   tflops: number;
   /** Loss of the last step (finite when training works). */
   lastLoss: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /**

@@ -25,9 +25,10 @@
  */
 import { parseArgs } from "@std/cli";
 import { writeFileAtomic } from "../lib/atomic_write.ts";
+import { PRESET_NAMES } from "../lib/preset_name.ts";
 
-/** The preset names the notebooks understand (as `repro`'s). */
-export const NOTEBOOK_PRESETS = ["smoke", "quick", "paper"] as const;
+/** The preset names the notebooks understand (the project's, lib/preset_name.ts). */
+export const NOTEBOOK_PRESETS = PRESET_NAMES;
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 

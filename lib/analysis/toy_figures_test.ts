@@ -12,16 +12,9 @@ import { teacherLabel, toyData } from "../data/toy.ts";
 import { denseHessian, hessianVectorProduct } from "./hessian.ts";
 import { ClassifierCurvature, classifierVector } from "./classifier_hessian.ts";
 import { lanczosTopK, symmetricEigen } from "./eigen.ts";
-import {
-  fig1Config,
-  fig2Config,
-  flatWidth,
-  layerObjective,
-  runFig1,
-  runFig2,
-  toyTrainingConfig,
-  trainToyModels,
-} from "./toy_figures.ts";
+import { toyTrainingConfig, trainToyModels } from "./toy_training.ts";
+import { fig1Config, flatWidth, layerObjective, runFig1 } from "./toy_fig1.ts";
+import { fig2Config, runFig2 } from "./toy_fig2.ts";
 
 await useBackend("cpu");
 

@@ -9,7 +9,13 @@
  *
  * @module
  */
-import { binEdges, histogram, type MeanStd, meanStd, median } from "./stats.ts";
+import {
+  binEdges,
+  histogram,
+  type MeanStd,
+  meanStd,
+  median,
+} from "../stats.ts";
 import {
   METHOD_STYLE,
   methodColorScale,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { MeanStd } from "./stats.ts";
+import type { MeanStd } from "../stats.ts";
 import type { MethodKey } from "./style.ts";
 
 /** A dataset of Table 1, named as `lib/data` names it. */

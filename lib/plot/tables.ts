@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { MeanStd } from "./stats.ts";
-import { meanStd } from "./stats.ts";
+import type { MeanStd } from "../stats.ts";
+import { meanStd } from "../stats.ts";
 
 /**
  * `mean ± std` with `digits` decimals; `(n=1)` is appended for a single seed

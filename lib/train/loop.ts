@@ -82,10 +82,16 @@ export interface EpochOptions {
   /** 0-based index of the epoch to train (the record says `epoch + 1`). */
   epoch: number;
   rng: Rng;
-  /** Test set, evaluated at the end of the epoch. */
-  test: EvalData;
-  /** A fixed training subset evaluated (inference mode) for the train error. */
-  trainEval: EvalData;
+  /**
+   * Test set, evaluated at the end of the epoch (omitted: not evaluated, the
+   * record's test loss and error are NaN).
+   */
+  test?: EvalData;
+  /**
+   * A fixed training subset evaluated (inference mode) for the train error
+   * (omitted: not evaluated, the record's train error is NaN).
+   */
+  trainEval?: EvalData;
   /** Called after each step with progress (may be omitted). */
   onStep?: (
     p: Omit<ProgressState, "label" | "lastEpoch" | "etaSeconds">,
@@ -185,8 +191,9 @@ export function trainEpoch(
     });
   }
   const seconds = (performance.now() - t0) / 1000;
-  const test = evaluate(o.model, state, o.test);
-  const train = evaluate(o.model, state, o.trainEval);
+  const skipped = { loss: NaN, error: NaN };
+  const test = o.test ? evaluate(o.model, state, o.test) : skipped;
+  const train = o.trainEval ? evaluate(o.model, state, o.trainEval) : skipped;
   const record: EpochRecord = {
     epoch: o.epoch + 1,
     method: o.method.name,

@@ -1,7 +1,7 @@
 /**
  * Target `fig1`: the paper's Fig. 1(c, d) on the toy MLP (computed here, no
  * runner runs). Writes `fig1.json` (the {@link Fig1Summary} of
- * `lib/analysis/toy_figures.ts`: per-layer Delta L for SGD and PoF with the
+ * `lib/analysis/toy_summaries.ts`: per-layer Delta L for SGD and PoF with the
  * spread over seeds, the Fig. 1(d) landscapes, claim counts, per-seed
  * details), `fig1c.svg` and `fig1d.svg`.
  *
@@ -18,8 +18,8 @@ import {
   fig1Config,
   type Fig1Result,
   runFig1,
-  summarizeFig1,
-} from "../../lib/analysis/toy_figures.ts";
+} from "../../lib/analysis/toy_fig1.ts";
+import { summarizeFig1 } from "../../lib/analysis/toy_summaries.ts";
 import { fig1cSpec, fig1dSpec } from "../../lib/plot/figures.ts";
 import { renderSvg } from "../../lib/plot/render.ts";
 

@@ -1,7 +1,7 @@
 /**
  * Target `fig2`: the paper's Fig. 2 on the toy MLP at the SGD minimum
  * (computed here, no runner runs). Writes `fig2.json` (the
- * {@link Fig2Summary} of `lib/analysis/toy_figures.ts`: `eigIndexCounts`
+ * {@link Fig2Summary} of `lib/analysis/toy_summaries.ts`: `eigIndexCounts`
  * summed over seeds and per seed, `xiTrain` / `xiTest` of all seeds, median
  * ratios, claim counts), `fig2a.svg` (first 20 eigenvector indices) and
  * `fig2b.svg` (log x-axis).
@@ -14,8 +14,8 @@ import {
   fig2Config,
   type Fig2Result,
   runFig2,
-  summarizeFig2,
-} from "../../lib/analysis/toy_figures.ts";
+} from "../../lib/analysis/toy_fig2.ts";
+import { summarizeFig2 } from "../../lib/analysis/toy_summaries.ts";
 import { fig2aSpec, fig2bSpec } from "../../lib/plot/figures.ts";
 import { renderSvg } from "../../lib/plot/render.ts";
 

@@ -21,7 +21,7 @@
 import { hessianComponents } from "../../lib/analysis/checkpoint_stats.ts";
 import { fig5Spec } from "../../lib/plot/figures.ts";
 import { renderSvg } from "../../lib/plot/render.ts";
-import { median } from "../../lib/plot/stats.ts";
+import { median } from "../../lib/stats.ts";
 import { disposeTree } from "../../lib/tree.ts";
 import {
   analysisData,

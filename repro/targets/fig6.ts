@@ -18,7 +18,7 @@
 import { perturbationNorms } from "../../lib/analysis/checkpoint_stats.ts";
 import { fig6Spec } from "../../lib/plot/figures.ts";
 import { renderSvg } from "../../lib/plot/render.ts";
-import { median } from "../../lib/plot/stats.ts";
+import { median } from "../../lib/stats.ts";
 import { disposeTree } from "../../lib/tree.ts";
 import { analysisData, runWork, sampleBatches } from "../../lib/train/build.ts";
 import { lrAt } from "../../lib/train/run_config.ts";

@@ -10,7 +10,7 @@
  */
 import { fig4Spec } from "../../lib/plot/figures.ts";
 import { renderSvg } from "../../lib/plot/render.ts";
-import { meanStd } from "../../lib/plot/stats.ts";
+import { meanStd } from "../../lib/stats.ts";
 import { formatMeanStd, markdownTable } from "../../lib/plot/tables.ts";
 import { finetuneRun, pofRun } from "../presets.ts";
 import {

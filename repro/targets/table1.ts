@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { meanStd } from "../../lib/plot/stats.ts";
+import { meanStd } from "../../lib/stats.ts";
 import { comparisonTable } from "../../lib/plot/tables.ts";
 import { type Table1ChartRow, table1Spec } from "../../lib/plot/figures.ts";
 import { renderSvg } from "../../lib/plot/render.ts";

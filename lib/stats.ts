@@ -1,6 +1,6 @@
 /**
- * Small summary statistics used by the charts and tables: mean +- sample
- * standard deviation over seeds, medians, and histograms on linear or
+ * The project's summary statistics (charts, tables, the toy-figure summaries,
+ * the benchmark): mean +- sample standard deviation over seeds, medians, and histograms on linear or
  * logarithmic bins (computed here, in float64, rather than by vega-lite, so
  * log-spaced bins and the numbers in the tables are exact and testable).
  *
@@ -38,14 +38,56 @@ function checkFinite(values: readonly number[], what: string): void {
  */
 export function meanStd(values: readonly number[]): MeanStd {
   checkFinite(values, "meanStd");
-  const n = values.length;
+  return { mean: mean(values), std: sampleStd(values), n: values.length };
+}
+
+/**
+ * Arithmetic mean of `values`, summed left to right (NaN for none; no check,
+ * so a non-finite value propagates).
+ *
+ * @example
+ * ```ts
+ * import { mean } from "./stats.ts";
+ * if (mean([1, 2, 6]) !== 3 || !Number.isNaN(mean([]))) throw new Error();
+ * ```
+ */
+export function mean(values: readonly number[]): number {
   let sum = 0;
   for (const v of values) sum += v;
-  const mean = sum / n;
-  if (n === 1) return { mean, std: 0, n };
+  return sum / values.length;
+}
+
+/**
+ * The 1-based index of the largest of `counts` (the first one on a tie): the
+ * mode of a histogram whose bin i+1 holds `counts[i]`.
+ *
+ * @example
+ * ```ts
+ * import { modeIndex } from "./stats.ts";
+ * if (modeIndex([1, 5, 5, 2]) !== 2) throw new Error();
+ * ```
+ */
+export function modeIndex(counts: readonly number[]): number {
+  return counts.indexOf(Math.max(...counts)) + 1;
+}
+
+/**
+ * Sample standard deviation of `values` (n - 1 in the denominator; 0 for
+ * fewer than two values; no check, so a non-finite value propagates).
+ *
+ * @example
+ * ```ts
+ * import { sampleStd } from "./stats.ts";
+ * if (sampleStd([1, 2, 3]) !== 1 || sampleStd([5]) !== 0) throw new Error();
+ * ```
+ */
+export function sampleStd(values: readonly number[]): number {
+  const n = values.length;
+  if (n < 2) return 0;
+  const m = mean(values);
   let ss = 0;
-  for (const v of values) ss += (v - mean) * (v - mean);
-  return { mean, std: Math.sqrt(ss / (n - 1)), n };
+  for (const v of values) ss += (v - m) * (v - m);
+  return Math.sqrt(ss / (n - 1));
 }
 
 /**

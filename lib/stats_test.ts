@@ -1,6 +1,6 @@
 import { assertAlmostEquals, assertEquals, assertThrows } from "@std/assert";
 import { binEdges, histogram, meanStd, median } from "./stats.ts";
-import { Rng } from "../rng.ts";
+import { Rng } from "./rng.ts";
 
 Deno.test("meanStd: sample std by hand", () => {
   // Sum of squared deviations from 5 is 32; n - 1 = 7.
