@@ -59,10 +59,10 @@ export * from "./lib/data/loader.ts";
 export * from "./lib/data/batch_plan.ts";
 export * from "./lib/data/augment.ts";
 export * from "./lib/data/image_set.ts";
-export * from "./lib/data/synthetic.ts";
-export * from "./lib/data/fabricate.ts";
+export * from "./lib/data/synthetic_images.ts";
+export * from "./lib/data/fixture_files.ts";
 export * from "./lib/data/download.ts";
-export * from "./lib/data/toy.ts";
+export * from "./lib/data/teacher_mlp_data.ts";
 
 // Curvature analysis and the toy experiments
 export * from "./lib/analysis/hessian.ts";

@@ -45,7 +45,7 @@ import type { Method, TrainState } from "../lib/optim/method.ts";
 import type { Batch } from "../lib/data/batch.ts";
 import type { Model } from "../lib/models/model.ts";
 import { augmentBatch } from "../lib/data/augment.ts";
-import { syntheticImages } from "../lib/data/synthetic.ts";
+import { syntheticImages } from "../lib/data/synthetic_images.ts";
 import { DATASETS } from "../lib/data/datasets.ts";
 import { writeFileAtomic } from "../lib/atomic_write.ts";
 import { median } from "../lib/stats.ts";

@@ -30,7 +30,7 @@ import {
 } from "../lib/data/datasets.ts";
 import { stderrProgress } from "../lib/data/download.ts";
 import { DatasetError } from "../lib/data/errors.ts";
-import { fabricateDataset } from "../lib/data/fabricate.ts";
+import { fabricateDataset } from "../lib/data/fixture_files.ts";
 
 const USAGE = `usage: deno task data <${
   DATASET_NAMES.join("|")

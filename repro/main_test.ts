@@ -15,7 +15,7 @@ import { PRESET_NAMES, TARGET_NAMES } from "./target.ts";
 import { PRESETS } from "./presets.ts";
 import { BACKEND_NAMES } from "../lib/backend.ts";
 import { datasetInfo } from "../lib/data/datasets.ts";
-import { fabricateDataset } from "../lib/data/fabricate.ts";
+import { fabricateDataset } from "../lib/data/fixture_files.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 

@@ -21,7 +21,7 @@ import {
 import { lrAt } from "../lib/train/run_config.ts";
 import { runId, withDependencies } from "../lib/train/run_id.ts";
 import { datasetInfo } from "../lib/data/datasets.ts";
-import { fabricateDataset } from "../lib/data/fabricate.ts";
+import { fabricateDataset } from "../lib/data/fixture_files.ts";
 import { TARGET_NAMES } from "./target.ts";
 
 Deno.test("the paper preset is Sec. 4.1", () => {

@@ -123,7 +123,7 @@ function layerKeys(
  * ```ts
  * import { useBackend } from "../backend.ts";
  * import { Rng } from "../rng.ts";
- * import { toyData } from "../data/toy.ts";
+ * import { toyData } from "../data/teacher_mlp_data.ts";
  * import { mlp } from "../models/mlp.ts";
  * import { objectiveLoss } from "./hessian.ts";
  * import { evaluateToy } from "./toy_training.ts";

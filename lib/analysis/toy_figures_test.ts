@@ -8,7 +8,7 @@ import {
 import { useBackend } from "../backend.ts";
 import { Rng } from "../rng.ts";
 import { disposeTree } from "../tree.ts";
-import { teacherLabel, toyData } from "../data/toy.ts";
+import { teacherLabel, toyData } from "../data/teacher_mlp_data.ts";
 import { denseHessian, hessianVectorProduct } from "./hessian.ts";
 import { ClassifierCurvature, classifierVector } from "./classifier_hessian.ts";
 import { lanczosTopK, symmetricEigen } from "./eigen.ts";

@@ -5,7 +5,7 @@
  *
  * Setting (documented choices; the paper gives only "machine-generated toy
  * data" and "an MLP with 5 weight layers"):
- * - Data: `lib/data/toy.ts` (16-d Gaussian inputs, 4 classes from a random
+ * - Data: `lib/data/teacher_mlp_data.ts` (16-d Gaussian inputs, 4 classes from a random
  *   teacher MLP, 5% label noise, 512 training / 8,192 test examples).
  * - Model: `mlp` with four hidden ReLU layers of width 64 (layers 1-4 = phi)
  *   and the linear classifier (layer 5 = theta).
@@ -26,7 +26,11 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { Rng } from "../rng.ts";
 import { disposeTree } from "../tree.ts";
-import { type ToyData, toyData, type ToyDataOptions } from "../data/toy.ts";
+import {
+  type ToyData,
+  toyData,
+  type ToyDataOptions,
+} from "../data/teacher_mlp_data.ts";
 import { mlp } from "../models/mlp.ts";
 import type { Model, ModelParams } from "../models/model.ts";
 import { countErrors, softmaxCrossEntropy } from "../models/loss.ts";
@@ -181,7 +185,7 @@ function toBatch(
  * ```ts
  * import { useBackend } from "../backend.ts";
  * import { Rng } from "../rng.ts";
- * import { toyData } from "../data/toy.ts";
+ * import { toyData } from "../data/teacher_mlp_data.ts";
  * import { mlp } from "../models/mlp.ts";
  * import { evaluateToy } from "./toy_training.ts";
  * await useBackend("cpu");
@@ -371,7 +375,7 @@ export function trainToyModels(
  * ```ts
  * import { useBackend } from "../backend.ts";
  * import { Rng } from "../rng.ts";
- * import { toyData } from "../data/toy.ts";
+ * import { toyData } from "../data/teacher_mlp_data.ts";
  * import { mlp } from "../models/mlp.ts";
  * import { toyFeatures } from "./toy_training.ts";
  * await useBackend("cpu");
@@ -407,7 +411,7 @@ export function toyFeatures(
  * ```ts
  * import { useBackend } from "../backend.ts";
  * import { Rng } from "../rng.ts";
- * import { toyData } from "../data/toy.ts";
+ * import { toyData } from "../data/teacher_mlp_data.ts";
  * import { mlp } from "../models/mlp.ts";
  * import { classifierCurvatureOn } from "./toy_training.ts";
  * await useBackend("cpu");

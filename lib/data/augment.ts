@@ -180,7 +180,7 @@ export function augmentImage(
  * ```ts
  * import { Rng } from "../rng.ts";
  * import { augmentBatch } from "./augment.ts";
- * import { syntheticImages } from "./synthetic.ts";
+ * import { syntheticImages } from "./synthetic_images.ts";
  * const set = syntheticImages({ n: 8, seed: 0 });
  * const cfg = { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], pad: 4, flip: true, cutout: 16 };
  * const b = augmentBatch(set, [3, 1], cfg, new Rng(0));

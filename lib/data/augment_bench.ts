@@ -5,7 +5,7 @@ import { Rng } from "../rng.ts";
 import { augmentBatch } from "./augment.ts";
 import { DATASETS } from "./datasets.ts";
 import { DataLoader } from "./loader.ts";
-import { syntheticImages } from "./synthetic.ts";
+import { syntheticImages } from "./synthetic_images.ts";
 
 const set = syntheticImages({ n: 2048, seed: 0 });
 const info = DATASETS.cifar10;

@@ -12,7 +12,7 @@ import {
   drawAugment,
 } from "./augment.ts";
 import type { ImageSet } from "./image_set.ts";
-import { syntheticImages } from "./synthetic.ts";
+import { syntheticImages } from "./synthetic_images.ts";
 
 const CIFAR: AugmentConfig = {
   mean: [0.4914, 0.4822, 0.4465],

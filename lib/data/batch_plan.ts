@@ -76,7 +76,7 @@ export function epochOrder(
  * @example
  * ```ts
  * import { epochOrder, planBatch } from "./batch_plan.ts";
- * import { syntheticImages } from "./synthetic.ts";
+ * import { syntheticImages } from "./synthetic_images.ts";
  * const set = syntheticImages({ n: 6, seed: 0 });
  * const plan = { batchSize: 4, seed: 1, augment: { mean: [0, 0, 0], std: [1, 1, 1] },
  *   train: false, shuffle: false, dropLast: false };
@@ -109,7 +109,7 @@ export function planBatch(
  * @example
  * ```ts
  * import { planWeakBatch } from "./batch_plan.ts";
- * import { syntheticImages } from "./synthetic.ts";
+ * import { syntheticImages } from "./synthetic_images.ts";
  * const set = syntheticImages({ n: 6, seed: 0 });
  * const b = planWeakBatch(set, { mean: [0, 0, 0], std: [1, 1, 1], pad: 4 }, 3, 0, 5);
  * if (b.indices.length !== 5 || b.shape[0] !== 5) throw new Error();

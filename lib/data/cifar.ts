@@ -99,7 +99,7 @@ export function decodeCifarRecords(
  *
  * @example
  * ```ts
- * import { fabricateCifarTarGz } from "./fabricate.ts";
+ * import { fabricateCifarTarGz } from "./fixture_files.ts";
  * import { readCifarTarGz } from "./cifar.ts";
  * import { bytesStream } from "./bytes.ts";
  * const { bytes, test } = await fabricateCifarTarGz("cifar10", { perBatch: 2, seed: 1 });

@@ -28,9 +28,9 @@ import { downloadFile, type DownloadProgress, md5File } from "./download.ts";
 import { DatasetError } from "./errors.ts";
 import { parseIdx } from "./idx.ts";
 import { type ImageSet, validateImageSet } from "./image_set.ts";
-import { sha256Hex } from "./md5.ts";
+import { sha256Hex } from "./hashing.ts";
 import { readSvhnCount, readSvhnMat } from "./svhn.ts";
-import { syntheticImages } from "./synthetic.ts";
+import { syntheticImages } from "./synthetic_images.ts";
 import { writeFileAtomic } from "../atomic_write.ts";
 
 /** Dataset names accepted by {@link loadDataset}. */
@@ -76,7 +76,7 @@ export interface DatasetInfo {
   height: number;
   width: number;
   channels: number;
-  /** Per-channel mean / std of pixels scaled to [0, 1] (REFERENCE.md). */
+  /** Per-channel mean / std of pixels scaled to [0, 1], over the training split. */
   mean: number[];
   std: number[];
   trainSize: number;
@@ -401,7 +401,7 @@ async function verifyFile(
  * @example
  * ```ts
  * import { ensureDatasetFiles } from "./datasets.ts";
- * import { fabricateDataset } from "./fabricate.ts";
+ * import { fabricateDataset } from "./fixture_files.ts";
  * const src = await Deno.makeTempDir(), cache = await Deno.makeTempDir();
  * const fab = await fabricateDataset("cifar10", { n: 5, seed: 0, dir: src });
  * const files = await ensureDatasetFiles("cifar10", { cacheDir: cache, sourceDirs: [src],

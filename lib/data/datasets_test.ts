@@ -15,7 +15,7 @@ import {
   resolveCacheDir,
 } from "./datasets.ts";
 import { DatasetError } from "./errors.ts";
-import { fabricateDataset } from "./fabricate.ts";
+import { fabricateDataset } from "./fixture_files.ts";
 
 /** Serves files from memory on 127.0.0.1, counting requests per path. */
 function serve(files: Record<string, Uint8Array>) {
@@ -219,7 +219,7 @@ Deno.test({
           assertStringIncludes(f.verified, "content-sha256");
         }
         if (split === "train") {
-          // pixel mean matches REFERENCE.md's 0.2859 (to 4 decimals)
+          // pixel mean matches the training split's known 0.2859 (to 4 decimals)
           let s = 0;
           for (const v of d.images) s += v;
           assertEquals(

@@ -9,7 +9,7 @@
  * @module
  */
 import { DatasetError } from "./errors.ts";
-import { Md5 } from "./md5.ts";
+import { Md5 } from "./hashing.ts";
 
 /** Progress of one download. */
 export interface DownloadProgress {

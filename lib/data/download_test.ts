@@ -11,7 +11,7 @@ import {
   formatProgress,
 } from "./download.ts";
 import { DatasetError } from "./errors.ts";
-import { md5Hex } from "./md5.ts";
+import { md5Hex } from "./hashing.ts";
 import { Rng } from "../rng.ts";
 
 /** What the raw test server does with one request. */

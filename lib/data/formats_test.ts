@@ -11,7 +11,7 @@ import {
   fabricateCifarTarGz,
   fabricateFashionIdxGz,
   fabricateSvhnMat,
-} from "./fabricate.ts";
+} from "./fixture_files.ts";
 import { encodeIdx, parseIdx } from "./idx.ts";
 import { collectNumeric, readMat } from "./mat.ts";
 import { readSvhnCount, readSvhnMat } from "./svhn.ts";

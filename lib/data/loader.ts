@@ -70,7 +70,7 @@ export interface LoaderOptions {
  * @example
  * ```ts
  * import { DataLoader } from "./loader.ts";
- * import { syntheticImages } from "./synthetic.ts";
+ * import { syntheticImages } from "./synthetic_images.ts";
  * import { useBackend } from "../backend.ts";
  * await useBackend("cpu");
  * const set = syntheticImages({ n: 10, seed: 0 });

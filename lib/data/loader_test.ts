@@ -8,7 +8,7 @@ import { useBackend } from "../backend.ts";
 import { Rng } from "../rng.ts";
 import { augmentBatch } from "./augment.ts";
 import { DataLoader, type LoaderState } from "./loader.ts";
-import { syntheticImages } from "./synthetic.ts";
+import { syntheticImages } from "./synthetic_images.ts";
 
 await useBackend("cpu");
 

@@ -33,7 +33,7 @@ export interface LoaderWorkerState {
  * @example
  * ```ts
  * import { handleLoaderRequest, newLoaderWorkerState } from "./loader_worker.ts";
- * import { syntheticImages } from "./synthetic.ts";
+ * import { syntheticImages } from "./synthetic_images.ts";
  * const st = newLoaderWorkerState();
  * handleLoaderRequest(st, { kind: "init", set: syntheticImages({ n: 4, seed: 0 }), plan: {
  *   batchSize: 2, seed: 0, augment: { mean: [0, 0, 0], std: [1, 1, 1] }, train: false,

@@ -30,7 +30,7 @@ class StopEarly extends Error {}
  *
  * @example
  * ```ts
- * import { fabricateSvhnMat } from "./fabricate.ts";
+ * import { fabricateSvhnMat } from "./fixture_files.ts";
  * import { readSvhnCount } from "./svhn.ts";
  * import { bytesStream } from "./bytes.ts";
  * const { bytes } = await fabricateSvhnMat({ n: 5, seed: 1 });
@@ -77,7 +77,7 @@ function checkDims(dims: number[], label: string): number {
  *
  * @example
  * ```ts
- * import { fabricateSvhnMat } from "./fabricate.ts";
+ * import { fabricateSvhnMat } from "./fixture_files.ts";
  * import { readSvhnMat } from "./svhn.ts";
  * import { bytesStream } from "./bytes.ts";
  * const { bytes, set } = await fabricateSvhnMat({ n: 4, seed: 2 });

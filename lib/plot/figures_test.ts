@@ -3,6 +3,7 @@
  * JSON schema (ajv), renders to SVG offline, uses the shared colours, and
  * carries the numbers computed independently here.
  */
+import { sha256Hex } from "../data/hashing.ts";
 import {
   assert,
   assertAlmostEquals,
@@ -32,13 +33,6 @@ const SCHEMA_URL = new URL("./vega_lite_schema.json", import.meta.url);
 /** sha256 of build/vega-lite-schema.json in the npm package vega-lite@5.23.0. */
 const SCHEMA_SHA256 =
   "1aeeda8aa44dcce60f6b6fb7d8b650487e3e389a8284a2040e590be9a4c7610e";
-
-async function sha256(bytes: Uint8Array): Promise<string> {
-  const d = new Uint8Array(
-    await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
-  );
-  return [...d].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 function sample(rng: Rng, n: number, scale: number): number[] {
   // Log-normal-ish positive values.
@@ -107,7 +101,7 @@ function buildAll(): Record<string, VegaLiteSpec> {
 
 Deno.test("vendored schema is vega-lite@5.23.0's build/vega-lite-schema.json", async () => {
   const bytes = await Deno.readFile(SCHEMA_URL);
-  assertEquals(await sha256(bytes), SCHEMA_SHA256);
+  assertEquals(await sha256Hex(bytes), SCHEMA_SHA256);
   assertEquals(PLOT_VERSIONS.vegaLite, "5.23.0");
   // When the npm package is installed locally, compare byte for byte.
   const local = new URL(
@@ -115,7 +109,7 @@ Deno.test("vendored schema is vega-lite@5.23.0's build/vega-lite-schema.json", a
     import.meta.url,
   );
   const pkg = await Deno.readFile(local).catch(() => undefined);
-  if (pkg) assertEquals(await sha256(pkg), SCHEMA_SHA256);
+  if (pkg) assertEquals(await sha256Hex(pkg), SCHEMA_SHA256);
 });
 
 Deno.test("every spec validates against the vega-lite v5 schema and renders to SVG", async () => {

@@ -19,7 +19,7 @@ import { Rng } from "../rng.ts";
 import type { Model } from "../models/model.ts";
 import { mlp } from "../models/mlp.ts";
 import { wideResNet } from "../models/wide_resnet.ts";
-import { toyData } from "../data/toy.ts";
+import { toyData } from "../data/teacher_mlp_data.ts";
 import {
   DATASET_NAMES,
   datasetInfo as imageDatasetInfo,
@@ -27,7 +27,7 @@ import {
 } from "../data/datasets.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { DataLoader } from "../data/loader.ts";
-import { syntheticImages } from "../data/synthetic.ts";
+import { syntheticImages } from "../data/synthetic_images.ts";
 import type { AugmentConfig } from "../data/augment.ts";
 import { sgdMethod } from "../optim/sgd.ts";
 import { samMethod } from "../optim/sam.ts";
@@ -298,7 +298,7 @@ async function imageSplit(
  * ```ts
  * import { useBackend } from "../backend.ts";
  * import { DataLoader } from "../data/loader.ts";
- * import { syntheticImages } from "../data/synthetic.ts";
+ * import { syntheticImages } from "../data/synthetic_images.ts";
  * import { loaderTrainData } from "./build.ts";
  * await useBackend("cpu");
  * const set = syntheticImages({ n: 10, seed: 0, height: 4, width: 4 });
@@ -328,7 +328,7 @@ export function loaderTrainData(loader: DataLoader): TrainData {
  * @example
  * ```ts
  * import { useBackend } from "../backend.ts";
- * import { syntheticImages } from "../data/synthetic.ts";
+ * import { syntheticImages } from "../data/synthetic_images.ts";
  * import { imageEvalData } from "./build.ts";
  * await useBackend("cpu");
  * const set = syntheticImages({ n: 10, seed: 0, height: 4, width: 4 });
@@ -484,7 +484,7 @@ export async function analysisData(config: RunConfig): Promise<AnalysisData> {
  * import { sampleBatches } from "./build.ts";
  * import { useBackend } from "../backend.ts";
  * await useBackend("cpu");
- * import { syntheticImages } from "../data/synthetic.ts";
+ * import { syntheticImages } from "../data/synthetic_images.ts";
  * const set = syntheticImages({ n: 10, seed: 0, height: 4, width: 4 });
  * const bs = [...sampleBatches(set, { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }, { batchSize: 4, count: 5, seed: 1 })];
  * if (bs.length !== 5 || bs[4].y.shape[0] !== 4) throw new Error();

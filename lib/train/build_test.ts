@@ -1,7 +1,7 @@
 import { assertEquals } from "@std/assert";
 import { useBackend } from "../backend.ts";
 import { datasetInfo } from "../data/datasets.ts";
-import { fabricateDataset } from "../data/fabricate.ts";
+import { fabricateDataset } from "../data/fixture_files.ts";
 import { buildRun } from "./build.ts";
 import type { RunConfig } from "./run_config.ts";
 

@@ -11,8 +11,8 @@ import { CIFAR_MEMBERS, type CifarVariant } from "./cifar.ts";
 import { encodeIdx } from "./idx.ts";
 import { concatImageSets, type ImageSet } from "./image_set.ts";
 import { MI, MX, writeMat } from "./mat.ts";
-import { md5Hex } from "./md5.ts";
-import { syntheticImages } from "./synthetic.ts";
+import { md5Hex } from "./hashing.ts";
+import { syntheticImages } from "./synthetic_images.ts";
 import { writeTar } from "./tar.ts";
 import { writeFileAtomic } from "../atomic_write.ts";
 
@@ -49,7 +49,7 @@ function withCoarse(set: ImageSet, variant: CifarVariant): ImageSet {
  *
  * @example
  * ```ts
- * import { fabricateCifarTarGz } from "./fabricate.ts";
+ * import { fabricateCifarTarGz } from "./fixture_files.ts";
  * const f = await fabricateCifarTarGz("cifar100", { perBatch: 2, seed: 0 });
  * if (f.train.n !== 10 || f.test.n !== 2 || f.bytes[0] !== 0x1f) throw new Error();
  * ```
@@ -108,7 +108,7 @@ export async function fabricateCifarTarGz(
  *
  * @example
  * ```ts
- * import { fabricateSvhnMat } from "./fabricate.ts";
+ * import { fabricateSvhnMat } from "./fixture_files.ts";
  * const f = await fabricateSvhnMat({ n: 3, seed: 0 });
  * if (f.set.n !== 3 || f.bytes.length < 128) throw new Error();
  * ```
@@ -147,7 +147,7 @@ export async function fabricateSvhnMat(
  *
  * @example
  * ```ts
- * import { fabricateFashionIdxGz } from "./fabricate.ts";
+ * import { fabricateFashionIdxGz } from "./fixture_files.ts";
  * const f = await fabricateFashionIdxGz({ nTrain: 4, nTest: 2, seed: 0 });
  * if (Object.keys(f.files).length !== 4 || f.test.n !== 2) throw new Error();
  * ```
@@ -198,7 +198,7 @@ export interface FabricatedDataset {
  *
  * @example
  * ```ts
- * import { fabricateDataset } from "./fabricate.ts";
+ * import { fabricateDataset } from "./fixture_files.ts";
  * const f = await fabricateDataset("svhn", { n: 4, seed: 0 });
  * if (!("extra_32x32.mat" in f.files) || f.train.n !== 4) throw new Error();
  * ```

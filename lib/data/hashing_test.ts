@@ -1,5 +1,5 @@
 import { assertEquals } from "@std/assert";
-import { Md5, md5Hex, sha256Hex } from "./md5.ts";
+import { Md5, md5Hex, sha256Hex } from "./hashing.ts";
 import { Rng } from "../rng.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);

@@ -31,7 +31,7 @@ export interface SyntheticImagesOptions {
  *
  * @example
  * ```ts
- * import { syntheticImages } from "./synthetic.ts";
+ * import { syntheticImages } from "./synthetic_images.ts";
  * const a = syntheticImages({ n: 20, seed: 1 }), b = syntheticImages({ n: 20, seed: 1 });
  * if (a.images.join() !== b.images.join() || a.images.length !== 20 * 32 * 32 * 3) throw new Error();
  * ```

@@ -80,7 +80,7 @@ export interface ToyData {
  * @example
  * ```ts
  * import { Rng } from "../rng.ts";
- * import { teacherLabel, toyData } from "./toy.ts";
+ * import { teacherLabel, toyData } from "./teacher_mlp_data.ts";
  * const d = toyData(new Rng(1), { trainSize: 8, testSize: 8, labelNoise: 0 });
  * const x0 = d.train.x.subarray(0, 16);
  * if (teacherLabel(d.teacher, x0) !== d.train.y[0]) throw new Error("label");
@@ -193,7 +193,7 @@ function makeSet(
  * @example
  * ```ts
  * import { Rng } from "../rng.ts";
- * import { toyData } from "./toy.ts";
+ * import { toyData } from "./teacher_mlp_data.ts";
  * const a = toyData(new Rng(7), { trainSize: 32, testSize: 64 });
  * const b = toyData(new Rng(7), { trainSize: 32, testSize: 64 });
  * if (a.train.x[5] !== b.train.x[5] || a.test.y[9] !== b.test.y[9]) throw new Error();

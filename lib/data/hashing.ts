@@ -1,7 +1,8 @@
 /**
- * MD5 (RFC 1321), incremental, in plain TypeScript: WebCrypto has no MD5, and
- * the checksums torchvision publishes for CIFAR, SVHN and Fashion-MNIST are
- * MD5. Used only for integrity checks, never for security.
+ * Content hashes: MD5 (RFC 1321), incremental, in plain TypeScript (WebCrypto
+ * has no MD5, and the checksums torchvision publishes for CIFAR, SVHN and
+ * Fashion-MNIST are MD5), and SHA-256 through WebCrypto (the decoded-cache
+ * keys). Used only for integrity checks, never for security.
  *
  * @module
  */
@@ -92,7 +93,7 @@ for (let i = 0; i < 64; i++) {
  *
  * @example
  * ```ts
- * import { Md5 } from "./md5.ts";
+ * import { Md5 } from "./hashing.ts";
  * const h = new Md5();
  * h.update(new TextEncoder().encode("a"));
  * h.update(new TextEncoder().encode("bc"));
@@ -186,7 +187,7 @@ export class Md5 {
  *
  * @example
  * ```ts
- * import { toHex } from "./md5.ts";
+ * import { toHex } from "./hashing.ts";
  * if (toHex(new Uint8Array([0, 255])) !== "00ff") throw new Error();
  * ```
  */
@@ -201,7 +202,7 @@ export function toHex(bytes: Uint8Array): string {
  *
  * @example
  * ```ts
- * import { md5Hex } from "./md5.ts";
+ * import { md5Hex } from "./hashing.ts";
  * if (md5Hex(new Uint8Array()) !== "d41d8cd98f00b204e9800998ecf8427e") throw new Error();
  * ```
  */
@@ -214,7 +215,7 @@ export function md5Hex(data: Uint8Array): string {
  *
  * @example
  * ```ts
- * import { sha256Hex } from "./md5.ts";
+ * import { sha256Hex } from "./hashing.ts";
  * const h = await sha256Hex(new TextEncoder().encode("abc"));
  * if (!h.startsWith("ba7816bf")) throw new Error(h);
  * ```
