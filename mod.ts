@@ -54,6 +54,8 @@ export * from "./lib/optim/pof.ts";
 
 // Data
 export * from "./lib/data/errors.ts";
+export * from "./lib/data/dataset_registry.ts";
+export * from "./lib/data/dataset_cache.ts";
 export * from "./lib/data/datasets.ts";
 export * from "./lib/data/loader.ts";
 export * from "./lib/data/batch_plan.ts";

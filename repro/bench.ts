@@ -46,7 +46,7 @@ import type { Batch } from "../lib/data/batch.ts";
 import type { Model } from "../lib/models/model.ts";
 import { augmentBatch } from "../lib/data/augment.ts";
 import { syntheticImages } from "../lib/data/synthetic_images.ts";
-import { DATASETS } from "../lib/data/datasets.ts";
+import { DATASETS } from "../lib/data/dataset_registry.ts";
 import { writeFileAtomic } from "../lib/atomic_write.ts";
 import { median } from "../lib/stats.ts";
 

@@ -21,13 +21,12 @@
  * @module
  */
 import { parseArgs } from "@std/cli";
+import { loadDataset } from "../lib/data/datasets.ts";
+import { DATASET_NAMES, datasetInfo } from "../lib/data/dataset_registry.ts";
 import {
-  DATASET_NAMES,
-  datasetInfo,
   ensureDatasetFiles,
-  loadDataset,
   resolveCacheDir,
-} from "../lib/data/datasets.ts";
+} from "../lib/data/dataset_cache.ts";
 import { stderrProgress } from "../lib/data/download.ts";
 import { DatasetError } from "../lib/data/errors.ts";
 import { fabricateDataset } from "../lib/data/fixture_files.ts";

@@ -28,7 +28,7 @@ import { startEpoch } from "../lib/train/run_config.ts";
 import { formatDuration, ProgressBar } from "../lib/train/progress.ts";
 import { buildRun, modelFor, runWork } from "../lib/train/build.ts";
 import { getPreset, withCachedDatasets } from "./presets.ts";
-import { resolveCacheDir } from "../lib/data/datasets.ts";
+import { resolveCacheDir } from "../lib/data/dataset_cache.ts";
 import {
   type Preset,
   PRESET_NAMES,

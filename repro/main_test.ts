@@ -14,7 +14,7 @@ import {
 import { PRESET_NAMES, TARGET_NAMES } from "./target.ts";
 import { PRESETS } from "./presets.ts";
 import { BACKEND_NAMES } from "../lib/backend.ts";
-import { datasetInfo } from "../lib/data/datasets.ts";
+import { datasetInfo } from "../lib/data/dataset_registry.ts";
 import { fabricateDataset } from "../lib/data/fixture_files.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;

@@ -29,7 +29,10 @@ import type {
 } from "./target.ts";
 import { PRESET_NAMES } from "./target.ts";
 import { lrAt } from "../lib/train/run_config.ts";
-import { ensureDatasetFiles, type FetchOptions } from "../lib/data/datasets.ts";
+import {
+  ensureDatasetFiles,
+  type FetchOptions,
+} from "../lib/data/dataset_cache.ts";
 import { DatasetError } from "../lib/data/errors.ts";
 
 /**

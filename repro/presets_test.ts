@@ -20,7 +20,7 @@ import {
 } from "./presets.ts";
 import { lrAt } from "../lib/train/run_config.ts";
 import { runId, withDependencies } from "../lib/train/run_id.ts";
-import { datasetInfo } from "../lib/data/datasets.ts";
+import { datasetInfo } from "../lib/data/dataset_registry.ts";
 import { fabricateDataset } from "../lib/data/fixture_files.ts";
 import { TARGET_NAMES } from "./target.ts";
 

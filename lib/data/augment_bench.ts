@@ -3,7 +3,7 @@
 // Target: >= 10,000 images/s (a 256-image batch in <= 25.6 ms).
 import { Rng } from "../rng.ts";
 import { augmentBatch } from "./augment.ts";
-import { DATASETS } from "./datasets.ts";
+import { DATASETS } from "./dataset_registry.ts";
 import { DataLoader } from "./loader.ts";
 import { syntheticImages } from "./synthetic_images.ts";
 

@@ -6,14 +6,13 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { concatImageSets } from "./image_set.ts";
+import { loadDataset } from "./datasets.ts";
 import {
   datasetInfo,
   DATASETS,
   DEBIAN_FASHION_DIR,
-  ensureDatasetFiles,
-  loadDataset,
-  resolveCacheDir,
-} from "./datasets.ts";
+} from "./dataset_registry.ts";
+import { ensureDatasetFiles, resolveCacheDir } from "./dataset_cache.ts";
 import { DatasetError } from "./errors.ts";
 import { fabricateDataset } from "./fixture_files.ts";
 

@@ -20,11 +20,12 @@ import type { Model } from "../models/model.ts";
 import { mlp } from "../models/mlp.ts";
 import { wideResNet } from "../models/wide_resnet.ts";
 import { toyData } from "../data/teacher_mlp_data.ts";
+import { loadDataset } from "../data/datasets.ts";
 import {
-  DATASET_NAMES,
   datasetInfo as imageDatasetInfo,
-  loadDataset,
-} from "../data/datasets.ts";
+  runDatasetInfo,
+  SYNTHETIC_8X8,
+} from "../data/dataset_registry.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { DataLoader } from "../data/loader.ts";
 import { syntheticImages } from "../data/synthetic_images.ts";
@@ -43,89 +44,6 @@ import {
   arrayTrainData,
   limitDataset,
 } from "../data/array_data.ts";
-
-/** Static facts about a dataset (no data loaded). */
-export interface RunDatasetInfo {
-  name: string;
-  trainSize: number;
-  testSize: number;
-  inputShape: number[];
-  numClasses: number;
-}
-
-const TOY: RunDatasetInfo = {
-  name: "toy",
-  trainSize: 512,
-  testSize: 8192,
-  inputShape: [16],
-  numClasses: 4,
-};
-
-/**
- * `synthetic-images` at 8x8 pixels (same generator, seeds and sizes as
- * `lib/data`'s 32x32 one): the smoke preset's data, 16x cheaper per image.
- * Training augmentation: 1-pixel padded random crop, normalised like
- * `synthetic-images`.
- *
- * @example
- * ```ts
- * import { runDatasetInfo, SYNTHETIC_8X8 } from "./build.ts";
- * if (runDatasetInfo(SYNTHETIC_8X8).inputShape.join() !== "8,8,3") throw new Error();
- * ```
- */
-export const SYNTHETIC_8X8 = "synthetic-images-8x8";
-
-/**
- * Names {@link buildRun} accepts as `config.dataset`: `toy`, `synthetic-images-8x8` and every image dataset of `lib/data`.
- *
- * @example
- * ```ts
- * import { RUN_DATASETS } from "./build.ts";
- * if (RUN_DATASETS.svhn.trainSize !== 73257 + 531131) throw new Error();
- * ```
- */
-export const RUN_DATASETS: Record<string, RunDatasetInfo> = {
-  toy: TOY,
-  [SYNTHETIC_8X8]: {
-    name: SYNTHETIC_8X8,
-    trainSize: imageDatasetInfo("synthetic-images").trainSize,
-    testSize: imageDatasetInfo("synthetic-images").testSize,
-    inputShape: [8, 8, 3],
-    numClasses: imageDatasetInfo("synthetic-images").numClasses,
-  },
-};
-for (const name of DATASET_NAMES) {
-  const d = imageDatasetInfo(name);
-  RUN_DATASETS[name] = {
-    name,
-    // SVHN trains on train + extra (paper), as buildRun loads it.
-    trainSize: d.trainSize + (name === "svhn" ? d.extraSize ?? 0 : 0),
-    testSize: d.testSize,
-    inputShape: [d.height, d.width, d.channels],
-    numClasses: d.numClasses,
-  };
-}
-
-/**
- * Static facts of a dataset; an unknown name is an error listing the valid ones.
- *
- * @example
- * ```ts
- * import { runDatasetInfo } from "./build.ts";
- * if (runDatasetInfo("toy").numClasses !== 4) throw new Error();
- * ```
- */
-export function runDatasetInfo(name: string): RunDatasetInfo {
-  const d = RUN_DATASETS[name];
-  if (!d) {
-    throw new RangeError(
-      `unknown dataset "${name}"; valid: ${
-        Object.keys(RUN_DATASETS).join(", ")
-      }`,
-    );
-  }
-  return d;
-}
 
 /**
  * The network a run trains (no parameters allocated).

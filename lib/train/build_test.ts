@@ -1,6 +1,6 @@
 import { assertEquals } from "@std/assert";
 import { useBackend } from "../backend.ts";
-import { datasetInfo } from "../data/datasets.ts";
+import { datasetInfo } from "../data/dataset_registry.ts";
 import { fabricateDataset } from "../data/fixture_files.ts";
 import { buildRun } from "./build.ts";
 import type { RunConfig } from "./run_config.ts";

@@ -26,10 +26,10 @@ import { disposeTree } from "../../lib/tree.ts";
 import {
   analysisData,
   imageEvalData,
-  runDatasetInfo,
   runWork,
   sampleBatches,
 } from "../../lib/train/build.ts";
+import { runDatasetInfo } from "../../lib/data/dataset_registry.ts";
 import { pofRun, samBaseRun } from "../presets.ts";
 import { type Target, writeTargetJson, writeTargetText } from "../target.ts";
 
