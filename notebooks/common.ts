@@ -8,6 +8,14 @@
  *
  * @module
  */
+import type { Fig1Json } from "../repro/targets/fig1.ts";
+import type { Fig2Json } from "../repro/targets/fig2.ts";
+import type { Fig4Json } from "../repro/targets/fig4.ts";
+import type { Fig5Json } from "../repro/targets/fig5.ts";
+import type { Fig6Json } from "../repro/targets/fig6.ts";
+import type { Table1Json } from "../repro/targets/table1.ts";
+import type { Table2Json } from "../repro/targets/table2.ts";
+import type { FinetuneJson } from "../repro/targets/finetune.ts";
 import { displayChart, displayMarkdown } from "../lib/plot/display.ts";
 import type { VegaLiteSpec } from "../lib/plot/figures.ts";
 import {
@@ -22,7 +30,6 @@ import {
   type PaperDataset,
   table1Label,
 } from "../lib/plot/paper.ts";
-import { meanStd } from "../lib/stats.ts";
 import { isPresetName, PRESET_NAMES } from "../lib/preset_name.ts";
 
 // The plotting API the notebooks use (the same as `mod.ts` re-exports).
@@ -78,6 +85,32 @@ export function notebookSettings(
   };
 }
 
+export type {
+  FinetuneJson,
+  Fig1Json,
+  Fig2Json,
+  Fig4Json,
+  Fig5Json,
+  Fig6Json,
+  Table1Json,
+  Table2Json,
+};
+
+/**
+ * What each target writes under `data` in `<target>.json`: the types the
+ * targets export. Reading a result is {@link loadTarget}, typed by this map.
+ */
+export interface TargetJson {
+  fig1: Fig1Json;
+  fig2: Fig2Json;
+  fig4: Fig4Json;
+  fig5: Fig5Json;
+  fig6: Fig6Json;
+  table1: Table1Json;
+  table2: Table2Json;
+  finetune: FinetuneJson;
+}
+
 /** A target's result file: `{provenance, config, data}` as `repro` writes it. */
 export interface TargetResult<T> {
   data: T;
@@ -109,14 +142,14 @@ async function exists(path: string): Promise<boolean> {
  * @example
  * ```ts ignore
  * import { loadTarget, notebookSettings } from "./common.ts";
- * const r = await loadTarget<{ pof: number[] }>("fig6", notebookSettings());
+ * const r = await loadTarget("fig6", notebookSettings());
  * console.log(r.preset, r.data.pof.length);
  * ```
  */
-export async function loadTarget<T>(
-  target: string,
+export async function loadTarget<K extends keyof TargetJson>(
+  target: K,
   s: NotebookSettings,
-): Promise<TargetResult<T>> {
+): Promise<TargetResult<TargetJson[K]>> {
   let path = `${s.resultsDir}/${target}.json`;
   let fellBack = false;
   let preset = s.preset;
@@ -176,7 +209,7 @@ export async function loadTarget<T>(
     );
   }
   return {
-    data: json.data as T,
+    data: json.data as TargetJson[K],
     config: json.config ?? {},
     provenance: json.provenance ?? {},
     path,
@@ -297,43 +330,7 @@ export function describeSettings(s: NotebookSettings): string {
 }
 
 // ------------------------------------------------------------------ adapters
-// The runner's result files for Table 1, Fig. 4, Table 2 and the fine-tune
-// experiment, read into the shapes the plotting module takes. They accept
-// the field names the runner may use and fail naming the fields they found.
-
-type Json = Record<string, unknown>;
-
-function keysOf(x: unknown): string {
-  return x && typeof x === "object" ? Object.keys(x).join(", ") : String(x);
-}
-
-function numbers(x: unknown): number[] | undefined {
-  if (typeof x === "number" && Number.isFinite(x)) return [x];
-  if (Array.isArray(x) && x.length && x.every((v) => typeof v === "number")) {
-    return x as number[];
-  }
-  return undefined;
-}
-
-/** The first field of `o` among `names` holding a number or number[]. */
-function pick(o: Json, names: string[]): number[] | undefined {
-  for (const n of names) {
-    const v = numbers(o[n]);
-    if (v) return v;
-  }
-  return undefined;
-}
-
-const ERROR_FIELDS = [
-  "errors",
-  "testErrors",
-  "errorPerSeed",
-  "testErrorPerSeed",
-  "perSeed",
-  "values",
-  "testError",
-  "error",
-];
+// The targets' result files read into the shapes the plotting module takes.
 
 /** One Table 1 entry of ours: our test errors (%) per seed. */
 export interface OurTable1Entry {
@@ -347,63 +344,25 @@ export interface OurTable1Entry {
 }
 
 /**
- * Table 1 entries from `table1.json`'s data (an array of rows with
- * dataset, method, epoch and per-seed errors, directly or under `rows` /
- * `entries`), mapping the preset's epochs to the paper's: the end of
- * training is 250, PoF's early evaluation 210, SGD's / SAM's mid one 200.
+ * Table 1 entries from `table1.json`'s data: one per row, our test errors (%)
+ * per seed with the paper's epoch the row stands for.
  *
  * @example
  * ```ts
  * import { table1Entries } from "./common.ts";
  * const e = table1Entries({ rows: [{ dataset: "fashion-mnist", method: "pof",
- *   epoch: 7, errors: [5, 6] }] }, { epochs: 10 });
+ *   epoch: 7, paperEpoch: 210, errors: [5, 6], mean: 5.5, std: 0.7, paper: null }] });
  * if (e[0].paperEpoch !== 210 || e[0].errors[1] !== 6) throw new Error();
  * ```
  */
-export function table1Entries(
-  data: unknown,
-  config: Json = {},
-): OurTable1Entry[] {
-  const d = data as Json;
-  const list = Array.isArray(d)
-    ? d
-    : [d?.rows, d?.entries, d?.table].find(Array.isArray);
-  if (!list) {
-    throw new Error(
-      `table1.json: expected an array of rows (or rows / entries), found fields: ${
-        keysOf(d)
-      }`,
-    );
-  }
-  return (list as Json[]).map((row, i) => {
-    const method = String(row.method ?? "").toLowerCase();
-    const m = method.includes("pof")
-      ? "pof"
-      : method.includes("sam")
-      ? "sam"
-      : method.includes("sgd")
-      ? "sgd"
-      : undefined;
-    const epoch = Number(row.epoch ?? row.evalEpoch);
-    const errors = pick(row, ERROR_FIELDS);
-    if (!m || !Number.isFinite(epoch) || !errors) {
-      throw new Error(
-        `table1.json row ${i}: need method, epoch and per-seed errors; found ${
-          JSON.stringify(row).slice(0, 200)
-        }`,
-      );
-    }
-    const end = Number(config.epochs);
-    const paperEpoch = Number(row.paperEpoch) ||
-      (epoch === end ? 250 : m === "pof" ? 210 : 200);
-    return {
-      dataset: String(row.dataset ?? "?"),
-      method: m,
-      epoch,
-      paperEpoch,
-      errors,
-    };
-  });
+export function table1Entries(data: Table1Json): OurTable1Entry[] {
+  return data.rows.map(({ dataset, method, epoch, paperEpoch, errors }) => ({
+    dataset,
+    method,
+    epoch,
+    paperEpoch,
+    errors,
+  }));
 }
 
 /**
@@ -445,134 +404,51 @@ export function table1Rows(entries: OurTable1Entry[]): {
 }
 
 /**
- * Fig. 4's curves from `fig4.json`'s data: `curves` as an array of
- * `{method, points}`, or per method (`sam`, `pof`, under `curves` or at the
- * top) an array of `{epoch, <errors>}` points.
+ * Fig. 4's curves from `fig4.json`'s data.
  *
  * @example
  * ```ts
  * import { fig4Curves } from "./common.ts";
- * const c = fig4Curves({ sam: [{ epoch: 1, testError: [9, 10] }], pof: [{ epoch: 2, errors: [8] }] });
+ * const c = fig4Curves({ dataset: "d", switchEpoch: 1, zoom: [1, 2], curves: [
+ *   { method: "sam", points: [{ epoch: 1, error: [9, 10] }] },
+ *   { method: "pof", points: [{ epoch: 2, error: [8] }] }] });
  * if (c.length !== 2 || c[1].points[0].epoch !== 2) throw new Error();
  * ```
  */
-export function fig4Curves(data: unknown): ErrorCurve[] {
-  const d = data as Json;
-  if (
-    Array.isArray(d?.curves) &&
-    (d.curves as Json[]).every((c) => Array.isArray(c.points))
-  ) {
-    return d.curves as ErrorCurve[];
-  }
-  const src =
-    (d?.curves && typeof d.curves === "object" ? d.curves : d) as Json;
-  const curves: ErrorCurve[] = [];
-  for (const m of ["sgd", "sam", "pof"] as const) {
-    const pts = src?.[m];
-    if (!Array.isArray(pts)) continue;
-    curves.push({
-      method: m,
-      points: (pts as Json[]).map((p, i) => {
-        const error = pick(p, ERROR_FIELDS);
-        if (!Number.isFinite(Number(p.epoch)) || !error) {
-          throw new Error(
-            `fig4.json ${m}[${i}]: need epoch and errors; found ${
-              JSON.stringify(p).slice(0, 200)
-            }`,
-          );
-        }
-        return { epoch: Number(p.epoch), error };
-      }),
-    });
-  }
-  if (!curves.length) {
-    throw new Error(
-      `fig4.json: no curves found (expected curves or sam / pof arrays); fields: ${
-        keysOf(d)
-      }`,
-    );
-  }
-  return curves;
+export function fig4Curves(data: Fig4Json): ErrorCurve[] {
+  return data.curves;
 }
 
 /**
- * Seconds per epoch of SGD, SAM and PoF from `table2.json`'s data (under
- * `seconds` / `secondsPerEpoch` or at the top; a number, a per-repeat array
- * (mean taken), or an object with `seconds` / `secondsPerEpoch` / `mean`).
+ * Seconds per epoch of SGD, SAM and PoF from `table2.json`'s data.
  *
  * @example
  * ```ts
  * import { table2Seconds } from "./common.ts";
- * const s = table2Seconds({ seconds: { sgd: [1, 3], sam: 3, pof: { mean: 2.5 } } });
+ * const s = table2Seconds({ secondsPerEpoch: { sgd: 2, sam: 3, pof: 2.5 } } as never);
  * if (s.sgd !== 2 || s.pof !== 2.5) throw new Error();
  * ```
  */
 export function table2Seconds(
-  data: unknown,
+  data: Table2Json,
 ): Record<"sgd" | "sam" | "pof", number> {
-  const d = data as Json;
-  const src = [d?.secondsPerEpoch, d?.seconds, d].find((x) =>
-    x && typeof x === "object" && "sgd" in (x as Json)
-  ) as Json | undefined;
-  if (!src) {
-    throw new Error(
-      `table2.json: expected seconds per epoch of sgd / sam / pof; fields: ${
-        keysOf(d)
-      }`,
-    );
-  }
-  const out = {} as Record<"sgd" | "sam" | "pof", number>;
-  for (const m of ["sgd", "sam", "pof"] as const) {
-    const v = src[m];
-    const vals = numbers(v) ??
-      (v && typeof v === "object"
-        ? pick(v as Json, ["secondsPerEpoch", "seconds", "mean"])
-        : undefined);
-    if (!vals) {
-      throw new Error(
-        `table2.json: no seconds for ${m}: ${JSON.stringify(v)?.slice(0, 200)}`,
-      );
-    }
-    out[m] = meanStd(vals).mean;
-  }
-  return out;
+  return data.secondsPerEpoch;
 }
 
 /**
  * Test errors (%) per seed after PoF and after PoF + classifier fine-tuning,
- * from `finetune.json`'s data (`pof` / `finetune`, or `before` / `after`,
- * each per-seed errors or an object holding them).
+ * from `finetune.json`'s data.
  *
  * @example
  * ```ts
  * import { finetuneErrors } from "./common.ts";
- * const f = finetuneErrors({ pof: { errors: [5, 6] }, finetune: [5.5, 6] });
+ * const f = finetuneErrors({ dataset: "d", pofEpoch: 2, finetuneEpochs: 1,
+ *   before: [5, 6], after: [5.5, 6], difference: [0.5, 0] });
  * if (f.finetune[0] !== 5.5 || f.pof[1] !== 6) throw new Error();
  * ```
  */
 export function finetuneErrors(
-  data: unknown,
+  data: FinetuneJson,
 ): { pof: number[]; finetune: number[] } {
-  const d = data as Json;
-  const get = (names: string[]) => {
-    for (const n of names) {
-      const v = d?.[n];
-      const vals = numbers(v) ??
-        (v && typeof v === "object"
-          ? pick(v as Json, ERROR_FIELDS)
-          : undefined);
-      if (vals) return vals;
-    }
-    return undefined;
-  };
-  const pof = get(["pof", "before"]);
-  const finetune = get(["finetune", "after"]);
-  if (!pof || !finetune) {
-    throw new Error(
-      `finetune.json: expected pof / finetune test errors; fields: ${
-        keysOf(d)
-      }`,
-    );
-  }
-  return { pof, finetune };
+  return { pof: data.before, finetune: data.after };
 }

@@ -19,13 +19,19 @@ import {
   type Fig1Result,
   runFig1,
 } from "../../lib/analysis/toy_fig1.ts";
-import { summarizeFig1 } from "../../lib/analysis/toy_summaries.ts";
+import {
+  type Fig1Summary,
+  summarizeFig1,
+} from "../../lib/analysis/toy_summaries.ts";
 import { fig1cSpec, fig1dSpec } from "../../lib/plot/figures.ts";
 import { renderSvg } from "../../lib/plot/render.ts";
 
 function fmt(x: number): string {
   return x.toExponential(2);
 }
+
+/** What `fig1.json` holds under `data`: the multi-seed {@link Fig1Summary}. */
+export type Fig1Json = Fig1Summary;
 
 /** The fig1 target. */
 export const target: Target = {

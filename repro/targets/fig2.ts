@@ -15,9 +15,15 @@ import {
   type Fig2Result,
   runFig2,
 } from "../../lib/analysis/toy_fig2.ts";
-import { summarizeFig2 } from "../../lib/analysis/toy_summaries.ts";
+import {
+  type Fig2Summary,
+  summarizeFig2,
+} from "../../lib/analysis/toy_summaries.ts";
 import { fig2aSpec, fig2bSpec } from "../../lib/plot/figures.ts";
 import { renderSvg } from "../../lib/plot/render.ts";
+
+/** What `fig2.json` holds under `data`: the multi-seed {@link Fig2Summary}. */
+export type Fig2Json = Fig2Summary;
 
 /** The fig2 target. */
 export const target: Target = {

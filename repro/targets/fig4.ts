@@ -47,6 +47,17 @@ function curve(
   };
 }
 
+/** What `fig4.json` holds under `data`. */
+export interface Fig4Json {
+  dataset: string;
+  /** The epoch PoF starts from SAM. */
+  switchEpoch: number;
+  /** The zoomed panel's epoch range. */
+  zoom: [number, number];
+  /** SAM continued and SAM -> PoF: test error (%) per seed at each epoch. */
+  curves: ErrorCurve[];
+}
+
 /**
  * Fig. 4.
  *
@@ -77,12 +88,16 @@ export const target: Target = {
     const zoom = fig4Zoom(p);
     const spec = fig4Spec(curves, { zoom, switchEpoch: p.switchEpoch });
     const files = [
-      await writeTargetJson(ctx, "fig4.json", {
-        dataset: ds.name,
-        switchEpoch: p.switchEpoch,
-        zoom,
-        curves,
-      }),
+      await writeTargetJson(
+        ctx,
+        "fig4.json",
+        {
+          dataset: ds.name,
+          switchEpoch: p.switchEpoch,
+          zoom,
+          curves,
+        } satisfies Fig4Json,
+      ),
       await writeTargetText(ctx, "fig4.svg", await renderSvg(spec)),
     ];
     const last = (c: ErrorCurve) => {

@@ -76,6 +76,20 @@ export function poolSeeds(perSeed: readonly Fig5Split[]): Fig5Split {
   return out;
 }
 
+/** What `fig5.json` holds under `data`. */
+export type Fig5Json = {
+  dataset: string;
+  seeds: number[];
+  samEpoch: number;
+  pofEpoch: number;
+  /** Mini-batch size of the batches u and H_B are taken on. */
+  batchSize: number;
+  quantity: string;
+  /** How the seeds are pooled. */
+  pooled: string;
+  perSeed: ({ seed: number } & Fig5Split)[];
+} & Fig5Split;
+
 /**
  * Fig. 5.
  *
@@ -157,18 +171,22 @@ export const target: Target = {
       test: { sam: result.test.sam.dataset, pof: result.test.pof.dataset },
     });
     const files = [
-      await writeTargetJson(ctx, "fig5.json", {
-        dataset: ds.name,
-        seeds: ctx.seeds,
-        samEpoch: p.switchEpoch,
-        pofEpoch: p.pofEarlyEpoch,
-        batchSize: p.weakBatchSize,
-        quantity: "u^T H_D u (dataset); u^T H_B u (batch)",
-        pooled:
-          `train / test: the ${ctx.seeds.length} seed(s) concatenated in seed order; per seed in perSeed`,
-        ...result,
-        perSeed,
-      }),
+      await writeTargetJson(
+        ctx,
+        "fig5.json",
+        {
+          dataset: ds.name,
+          seeds: ctx.seeds,
+          samEpoch: p.switchEpoch,
+          pofEpoch: p.pofEarlyEpoch,
+          batchSize: p.weakBatchSize,
+          quantity: "u^T H_D u (dataset); u^T H_B u (batch)",
+          pooled:
+            `train / test: the ${ctx.seeds.length} seed(s) concatenated in seed order; per seed in perSeed`,
+          ...result,
+          perSeed,
+        } satisfies Fig5Json,
+      ),
       await writeTargetText(ctx, "fig5.svg", await renderSvg(spec)),
     ];
     const med = (

@@ -46,6 +46,21 @@ export function poolNorms(perSeed: readonly Norms[]): Norms {
   };
 }
 
+/** What `fig6.json` holds under `data`. */
+export type Fig6Json = {
+  dataset: string;
+  seeds: number[];
+  /** The PoF epoch the norms are measured at. */
+  epoch: number;
+  gamma: number;
+  rho: number;
+  /** The SGD learning rate of the compared SGD step. */
+  sgdLr: number;
+  /** How the seeds are pooled. */
+  pooled: string;
+  perSeed: ({ seed: number } & Norms)[];
+} & Norms;
+
 /**
  * Fig. 6.
  *
@@ -127,18 +142,22 @@ export const target: Target = {
     }
     const norms = poolNorms(perSeed);
     const files = [
-      await writeTargetJson(ctx, "fig6.json", {
-        dataset: ds.name,
-        seeds: ctx.seeds,
-        epoch: p.pofEarlyEpoch,
-        gamma: 2,
-        rho: ds.rho,
-        sgdLr: eta,
-        pooled:
-          `pof / sam / sgd: the ${ctx.seeds.length} seed(s) concatenated in seed order; per seed in perSeed`,
-        ...norms,
-        perSeed,
-      }),
+      await writeTargetJson(
+        ctx,
+        "fig6.json",
+        {
+          dataset: ds.name,
+          seeds: ctx.seeds,
+          epoch: p.pofEarlyEpoch,
+          gamma: 2,
+          rho: ds.rho,
+          sgdLr: eta,
+          pooled:
+            `pof / sam / sgd: the ${ctx.seeds.length} seed(s) concatenated in seed order; per seed in perSeed`,
+          ...norms,
+          perSeed,
+        } satisfies Fig6Json,
+      ),
       await writeTargetText(ctx, "fig6.svg", await renderSvg(fig6Spec(norms))),
     ];
     const med = (

@@ -20,6 +20,19 @@ import {
   writeTargetText,
 } from "../target.ts";
 
+/** What `finetune.json` holds under `data`. */
+export interface FinetuneJson {
+  dataset: string;
+  /** The SAM -> PoF epoch fine-tuning starts from. */
+  pofEpoch: number;
+  finetuneEpochs: number;
+  /** Test error (%) per seed after PoF and after the fine-tuning. */
+  before: number[];
+  after: number[];
+  /** `after - before` per seed. */
+  difference: number[];
+}
+
 /**
  * Classifier-only fine-tuning after PoF.
  *
@@ -99,14 +112,18 @@ export const target: Target = {
       },
     ], { switchEpoch: startFt });
     const files = [
-      await writeTargetJson(ctx, "finetune.json", {
-        dataset: ds.name,
-        pofEpoch: p.epochs,
-        finetuneEpochs: p.finetuneEpochs,
-        before,
-        after,
-        difference: diff,
-      }),
+      await writeTargetJson(
+        ctx,
+        "finetune.json",
+        {
+          dataset: ds.name,
+          pofEpoch: p.epochs,
+          finetuneEpochs: p.finetuneEpochs,
+          before,
+          after,
+          difference: diff,
+        } satisfies FinetuneJson,
+      ),
       await writeTargetText(ctx, "finetune.md", md),
       await writeTargetText(ctx, "finetune.svg", await renderSvg(spec)),
     ];

@@ -68,6 +68,17 @@ function label(method: string, paperEpoch: number): string {
   } ${paperEpoch}`;
 }
 
+/** What `table1.json` holds under `data`. */
+export interface Table1Json {
+  rows: (Table1Row & {
+    /** Mean and sample std of `errors`. */
+    mean: number;
+    std: number;
+    /** The paper's mean +- std where the dataset is one of the paper's. */
+    paper: { mean: number; std: number } | null;
+  })[];
+}
+
 /**
  * Table 1.
  *
@@ -153,14 +164,18 @@ export const target: Target = {
       paper: paperOf(r),
     }));
     const files = [
-      await writeTargetJson(ctx, "table1.json", {
-        rows: rows.map((r) => ({
-          ...r,
-          mean: meanStd(r.errors).mean,
-          std: meanStd(r.errors).std,
-          paper: paperOf(r) ?? null,
-        })),
-      }),
+      await writeTargetJson(
+        ctx,
+        "table1.json",
+        {
+          rows: rows.map((r) => ({
+            ...r,
+            mean: meanStd(r.errors).mean,
+            std: meanStd(r.errors).std,
+            paper: paperOf(r) ?? null,
+          })),
+        } satisfies Table1Json,
+      ),
       await writeTargetText(ctx, "table1.md", md),
       await writeTargetText(
         ctx,

@@ -116,6 +116,21 @@ async function timeMethod(
   };
 }
 
+/** What `table2.json` holds under `data`. */
+export interface Table2Json {
+  /** Steps timed per method (after one warm-up step). */
+  timedSteps: number;
+  pofStart: PofStart;
+  secondsPerStep: Record<Key, number>;
+  stepsPerEpoch: number;
+  /** Seconds per epoch = seconds per step x steps per epoch. */
+  secondsPerEpoch: Record<Key, number>;
+  ratioToSgd: Record<Key, number>;
+  /** The paper's seconds per epoch (Table 2). */
+  paper: Readonly<Record<Key, number>>;
+  paperRatioToSgd: Record<Key, number>;
+}
+
 /**
  * Table 2.
  *
@@ -227,24 +242,28 @@ export const target: Target = {
       "",
     ].join("\n");
     const files = [
-      await writeTargetJson(ctx, "table2.json", {
-        timedSteps: p.timingSteps,
-        pofStart,
-        secondsPerStep: {
-          sgd: t.sgd.secondsPerStep,
-          sam: t.sam.secondsPerStep,
-          pof: t.pof.secondsPerStep,
-        },
-        stepsPerEpoch: t.sgd.stepsPerEpoch,
-        secondsPerEpoch: perEpoch,
-        ratioToSgd: { sgd: 1, sam: ratio("sam"), pof: ratio("pof") },
-        paper: PAPER_TABLE2,
-        paperRatioToSgd: {
-          sgd: 1,
-          sam: paperRatio("sam"),
-          pof: paperRatio("pof"),
-        },
-      }),
+      await writeTargetJson(
+        ctx,
+        "table2.json",
+        {
+          timedSteps: p.timingSteps,
+          pofStart,
+          secondsPerStep: {
+            sgd: t.sgd.secondsPerStep,
+            sam: t.sam.secondsPerStep,
+            pof: t.pof.secondsPerStep,
+          },
+          stepsPerEpoch: t.sgd.stepsPerEpoch,
+          secondsPerEpoch: perEpoch,
+          ratioToSgd: { sgd: 1, sam: ratio("sam"), pof: ratio("pof") },
+          paper: PAPER_TABLE2,
+          paperRatioToSgd: {
+            sgd: 1,
+            sam: paperRatio("sam"),
+            pof: paperRatio("pof"),
+          },
+        } satisfies Table2Json,
+      ),
       await writeTargetText(ctx, "table2.md", md),
       await writeTargetText(
         ctx,
