@@ -23,6 +23,7 @@ import type {
 import type { Batch } from "../data/batch.ts";
 import { modelGradients, treeNorm } from "../optim/gradients.ts";
 import { disposeTree } from "../tree.ts";
+import { batchCurvature, featuresOf } from "./features.ts";
 import {
   lineLoss,
   lineSearch,
@@ -63,22 +64,6 @@ export interface HessianComponents {
   loss: number[];
 }
 
-function featuresOf(
-  model: Model,
-  state: CheckpointState,
-  x: tf.Tensor,
-  bn: ApplyOptions,
-): tf.Tensor2D {
-  return tf.tidy(() => {
-    const r = model.features(state.params.features, state.bn, x, bn);
-    // a train-mode pass may return new statistics: they are not kept
-    for (const [k, t] of Object.entries(r.state)) {
-      if (t !== state.bn[k]) t.dispose();
-    }
-    return r.features;
-  });
-}
-
 function* featureChunks(
   model: Model,
   state: CheckpointState,
@@ -88,7 +73,7 @@ function* featureChunks(
   for (const b of ds) {
     let f: tf.Tensor2D;
     try {
-      f = featuresOf(model, state, b.x, bn);
+      f = featuresOf(model, state.params, state.bn, b.x, bn);
     } finally {
       disposeBatch(b);
     }
@@ -104,7 +89,7 @@ function* featureChunks(
  * The exact classifier curvature of one mini-batch at theta0 (features in
  * the given BN mode); the batch is disposed.
  */
-function batchCurvature(
+function curvatureOfBatch(
   model: Model,
   state: CheckpointState,
   b: Batch,
@@ -112,15 +97,12 @@ function batchCurvature(
   theta: Float64Array,
 ): ClassifierCurvature {
   try {
-    const f = featuresOf(model, state, b.x, bn);
-    const c = new ClassifierCurvature(
-      Float32Array.from(f.dataSync()),
-      Int32Array.from(b.y.dataSync()),
-      theta,
-      { dim: f.shape[1], numClasses: model.numClasses },
-    );
+    const f = featuresOf(model, state.params, state.bn, b.x, bn);
+    const feats = Float32Array.from(f.dataSync());
     f.dispose();
-    return c;
+    return batchCurvature(feats, Int32Array.from(b.y.dataSync()), theta, {
+      numClasses: model.numClasses,
+    });
   } finally {
     disposeBatch(b);
   }
@@ -168,7 +150,7 @@ export function hessianComponents(
   const out: HessianComponents = { batch: [], gradNorm: [], loss: [] };
   const dirs: Float64Array[] = [];
   for (const b of batches) {
-    const c = batchCurvature(model, state, b, bn, theta);
+    const c = curvatureOfBatch(model, state, b, bn, theta);
     const g = c.gradient();
     let n = 0;
     for (const x of g) n += x * x;
@@ -252,7 +234,7 @@ export function perturbationNorms(
     const bn = options.bn ?? { train: false };
     const theta = classifierVector(state.params.classifier);
     for (const b of batches) {
-      const c = batchCurvature(model, state, b, bn, theta);
+      const c = curvatureOfBatch(model, state, b, bn, theta);
       out.push(gamma * pofXiStar(c, spec.lineSearch).xi);
     }
     return out;

@@ -12,6 +12,7 @@ import { Rng } from "../rng.ts";
 import { disposeTree } from "../tree.ts";
 import { median, modeIndex } from "../stats.ts";
 import { ClassifierCurvature, classifierVector } from "./classifier_hessian.ts";
+import { batchCurvature } from "./features.ts";
 import { symmetricEigen } from "./eigen.ts";
 import { pofXiStar } from "./checkpoint_stats.ts";
 import {
@@ -84,23 +85,6 @@ export interface Fig2Result {
   seconds: number;
 }
 
-function batchCurvature(
-  feats: Float32Array,
-  labels: Int32Array,
-  idx: Uint32Array,
-  dim: number,
-  numClasses: number,
-  theta: Float64Array,
-): ClassifierCurvature {
-  const f = new Float32Array(idx.length * dim);
-  const y = new Int32Array(idx.length);
-  idx.forEach((j, i) => {
-    f.set(feats.subarray(j * dim, (j + 1) * dim), i * dim);
-    y[i] = labels[j];
-  });
-  return new ClassifierCurvature(f, y, theta, { dim, numClasses });
-}
-
 /**
  * Fig. 2(a, b) for one seed at the SGD minimum (see the module doc).
  *
@@ -164,27 +148,19 @@ export function runFig2(
     counts[kind][best]++;
   };
   for (let b = 0; b < config.batches; b++) {
-    const c = batchCurvature(
-      trainF,
-      data.train.y,
-      draw(data.train.n),
-      dim,
-      C,
-      theta,
-    );
+    const c = batchCurvature(trainF, data.train.y, theta, {
+      numClasses: C,
+      rows: draw(data.train.n),
+    });
     const r = pofXiStar(c, { maxXi: config.maxXi });
     xiTrain.push(r.xi);
     if (!r.bracketed) unbracketed.train++;
     align(r.gradient, "data");
     align(r.gradient.map((x, j) => x + wd * theta[j]), "regularised");
-    const ct = batchCurvature(
-      testF,
-      data.test.y,
-      draw(data.test.n),
-      dim,
-      C,
-      theta,
-    );
+    const ct = batchCurvature(testF, data.test.y, theta, {
+      numClasses: C,
+      rows: draw(data.test.n),
+    });
     const rt = pofXiStar(ct, { maxXi: config.maxXi });
     xiTest.push(rt.xi);
     if (!rt.bracketed) unbracketed.test++;

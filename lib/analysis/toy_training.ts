@@ -42,6 +42,7 @@ import { arrayTrainData } from "../data/array_data.ts";
 import { NonFiniteLossError, trainEpoch } from "../train/loop.ts";
 import type { PresetName } from "../preset_name.ts";
 import { ClassifierCurvature, classifierVector } from "./classifier_hessian.ts";
+import { featuresOf } from "./features.ts";
 
 /** How the toy models are trained. */
 export interface ToyTrainingConfig {
@@ -393,9 +394,7 @@ export function toyFeatures(
   for (let i = 0; i < set.n; i += 2048) {
     const j = Math.min(set.n, i + 2048);
     const b = toBatch(set, i, j);
-    const f = tf.tidy(() =>
-      model.features(params.features, {}, b.x, { train: false }).features
-    );
+    const f = featuresOf(model, params, {}, b.x);
     out.set(f.dataSync(), i * model.featureDim);
     f.dispose();
     b.x.dispose();
