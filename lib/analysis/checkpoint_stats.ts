@@ -23,7 +23,8 @@ import type {
 import type { Batch } from "../data/batch.ts";
 import { modelGradients, treeNorm } from "../optim/gradients.ts";
 import { disposeTree } from "../tree.ts";
-import { batchCurvature, featuresOf } from "./features.ts";
+import { batchCurvature } from "./features.ts";
+import { featuresOf } from "../models/model.ts";
 import {
   lineLoss,
   lineSearch,

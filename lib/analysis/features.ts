@@ -1,53 +1,12 @@
 /**
- * The two steps every curvature analysis shares: the feature-extractor output
- * phi(x) of a batch ({@link featuresOf}) and the exact classifier curvature of
- * a mini-batch given its features ({@link batchCurvature}). The toy figures
- * and the checkpoint statistics both go through them.
+ * The exact classifier curvature of a mini-batch given its features
+ * ({@link batchCurvature}; the features come from `featuresOf` of
+ * `lib/models/model.ts`). The toy figures and the checkpoint statistics both
+ * go through it.
  *
  * @module
  */
-import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import type {
-  ApplyOptions,
-  BnState,
-  Model,
-  ModelParams,
-} from "../models/model.ts";
 import { ClassifierCurvature } from "./classifier_hessian.ts";
-
-/**
- * phi(x) of a batch at `params` and BatchNorm state `bn`, in the BN mode of
- * `options` (default inference). Statistics a train-mode pass returns are
- * not kept; the caller owns the returned tensor.
- *
- * @example
- * ```ts
- * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
- * import { useBackend } from "../backend.ts";
- * import { Rng } from "../rng.ts";
- * import { mlp } from "../models/mlp.ts";
- * import { featuresOf } from "./features.ts";
- * await useBackend("cpu");
- * const model = mlp({ inputDim: 4, hidden: [6], numClasses: 3 });
- * const f = featuresOf(model, model.init(new Rng(0)).params, {}, tf.zeros([5, 4]));
- * if (f.shape.join() !== "5,6") throw new Error(f.shape.join());
- * ```
- */
-export function featuresOf(
-  model: Model,
-  params: ModelParams,
-  bn: BnState,
-  x: tf.Tensor,
-  options: ApplyOptions = { train: false },
-): tf.Tensor2D {
-  return tf.tidy(() => {
-    const r = model.features(params.features, bn, x, options);
-    for (const [k, t] of Object.entries(r.state)) {
-      if (t !== bn[k]) t.dispose();
-    }
-    return r.features;
-  });
-}
 
 /**
  * The exact classifier curvature (float64) of a mini-batch at classifier

@@ -42,7 +42,7 @@ import { arrayTrainData } from "../data/array_data.ts";
 import { NonFiniteLossError, trainEpoch } from "../train/loop.ts";
 import type { PresetName } from "../preset_name.ts";
 import { ClassifierCurvature, classifierVector } from "./classifier_hessian.ts";
-import { featuresOf } from "./features.ts";
+import { featuresOf } from "../models/model.ts";
 
 /** How the toy models are trained. */
 export interface ToyTrainingConfig {

@@ -36,8 +36,13 @@
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import { disposeTree, type Params } from "../tree.ts";
-import type { ApplyOptions, BnState, Model } from "../models/model.ts";
+import { disposeTree, mapTree, type Params } from "../tree.ts";
+import {
+  type ApplyOptions,
+  type BnState,
+  featuresOf,
+  type Model,
+} from "../models/model.ts";
 import { softmaxCrossEntropy } from "../models/loss.ts";
 import type { Method, StepMetrics, TrainState } from "./method.ts";
 import type { Batch } from "../data/batch.ts";
@@ -56,7 +61,7 @@ import {
   applySgdStep,
   disposeReplaced,
   flattenModelParams,
-  initMomentumState,
+  initOptState,
 } from "./state.ts";
 
 /** BatchNorm policy for the weak-batch forward pass. */
@@ -80,6 +85,18 @@ export interface PofMethodConfig extends SgdOptions {
   discardAsymmetric?: boolean;
   /** Most discards per step (default 10). */
   maxDiscards?: number;
+}
+
+/** The BatchNorm mode of the weak-batch forward pass for a policy. */
+function weakBnOptions(policy: WeakBatchNorm): ApplyOptions {
+  if (policy !== "batch" && policy !== "inference") {
+    throw new RangeError(
+      `weakBatchNorm must be "batch" or "inference", got ${String(policy)}`,
+    );
+  }
+  return policy === "batch"
+    ? { train: true, updateStats: false }
+    : { train: false };
 }
 
 /** What {@link pofWeakDirection} finds on one weak batch. */
@@ -126,18 +143,8 @@ export function pofWeakDirection(
   options: { weakBatchNorm?: WeakBatchNorm; lineSearch?: LineSearchOptions } =
     {},
 ): WeakDirection | null {
-  const policy = options.weakBatchNorm ?? "batch";
-  if (policy !== "batch" && policy !== "inference") {
-    throw new RangeError(
-      `weakBatchNorm must be "batch" or "inference", got ${String(policy)}`,
-    );
-  }
-  const bnOptions: ApplyOptions = policy === "batch"
-    ? { train: true, updateStats: false }
-    : { train: false };
-  const fr = model.features(params.features, bn, weak.x, bnOptions);
-  disposeReplaced(fr.state, bn);
-  const f = fr.features;
+  const bnOptions = weakBnOptions(options.weakBatchNorm ?? "batch");
+  const f = featuresOf(model, params, bn, weak.x, bnOptions);
   const cg = classifierGradient(model, params.classifier, {
     features: f,
     labels: weak.y,
@@ -149,13 +156,7 @@ export function pofWeakDirection(
     f.dispose();
     return null;
   }
-  const u = tf.tidy(() => {
-    const out: Params = {};
-    for (const [k, v] of Object.entries(cg.grads)) {
-      out[k] = tf.div(v, gradNorm);
-    }
-    return out;
-  });
+  const u = tf.tidy(() => mapTree(cg.grads, (v) => tf.div(v, gradNorm)));
   disposeTree(cg.grads);
   const line = classifierLine(model, {
     theta: params.classifier,
@@ -204,13 +205,7 @@ export function pofMethod(config: PofMethodConfig = {}): Method {
     : null;
   const sampler = gammaSampler(config.gamma ?? PAPER_GAMMA);
   const weakBatchNorm = config.weakBatchNorm ?? "batch";
-  if (weakBatchNorm !== "batch" && weakBatchNorm !== "inference") {
-    throw new RangeError(
-      `weakBatchNorm must be "batch" or "inference", got ${
-        String(weakBatchNorm)
-      }`,
-    );
-  }
+  weakBnOptions(weakBatchNorm); // validates once, up front
   const discardAsymmetric = config.discardAsymmetric ?? false;
   const maxDiscards = config.maxDiscards ?? 10;
   if (!Number.isInteger(maxDiscards) || maxDiscards < 0) {
@@ -223,7 +218,7 @@ export function pofMethod(config: PofMethodConfig = {}): Method {
   return {
     name: "pof",
     initOpt: (params) =>
-      initMomentumState(params, classifierStep ? "all" : "features"),
+      initOptState(opt, params, classifierStep ? "all" : "features"),
     step(model, state, input, rng) {
       if (typeof input.weakBatch !== "function") {
         throw new Error(
@@ -272,13 +267,9 @@ export function pofMethod(config: PofMethodConfig = {}): Method {
       const gamma = sampler(count, rng);
       const scale = gamma * xi;
       const theta0 = state.params.classifier;
-      const thetaPrime = tf.tidy(() => {
-        const out: Params = {};
-        for (const k of Object.keys(theta0)) {
-          out[k] = tf.sub(theta0[k], tf.mul(u[k], scale));
-        }
-        return out;
-      });
+      const thetaPrime = tf.tidy(() =>
+        mapTree(theta0, (t, k) => tf.sub(t, tf.mul(u[k], scale)))
+      );
       disposeTree(u);
       const telemetry: Partial<StepMetrics> = {
         xi,
@@ -324,16 +315,15 @@ function classifierSgd(
   batch: Batch,
   count: number,
 ): TrainState {
-  const fr = model.features(state.params.features, state.bn, batch.x, {
+  const features = featuresOf(model, state.params, state.bn, batch.x, {
     train: true,
     updateStats: false,
   });
-  disposeReplaced(fr.state, state.bn);
   const cg = classifierGradient(model, state.params.classifier, {
-    features: fr.features,
+    features,
     labels: batch.y,
   });
-  fr.features.dispose();
+  features.dispose();
   cg.loss.dispose();
   const grads = flattenModelParams({ classifier: cg.grads });
   if (!Number.isFinite(treeNorm(grads))) {

@@ -29,7 +29,7 @@ import {
   applySgdStep,
   disposeReplaced,
   flattenModelParams,
-  initMomentumState,
+  initOptState,
   unflattenModelParams,
 } from "./state.ts";
 
@@ -116,7 +116,7 @@ export function samMethod(config: SamMethodConfig = {}): Method {
   const schedule = asSchedule(config.lr ?? 0.1);
   return {
     name: adaptive ? "asam" : "sam",
-    initOpt: (params) => initMomentumState(params, "all"),
+    initOpt: (params) => initOptState(opt, params, "all"),
     step(model, state, input) {
       const count = state.opt.count;
       const lr = schedule(count);

@@ -16,7 +16,7 @@ import {
   applySgdStep,
   disposeReplaced,
   flattenModelParams,
-  initMomentumState,
+  initOptState,
   type Trainable,
 } from "./state.ts";
 
@@ -57,7 +57,7 @@ export function sgdMethod(config: SgdMethodConfig = {}): Method {
   const schedule = asSchedule(config.lr ?? 0.1);
   return {
     name: "sgd",
-    initOpt: (params) => initMomentumState(params, trainable),
+    initOpt: (params) => initOptState(opt, params, trainable),
     step(model, state, input) {
       const count = state.opt.count;
       const lr = schedule(count);

@@ -99,26 +99,65 @@ export function disposeReplaced(old: Params, ...keep: Params[]): void {
 }
 
 /**
- * Fresh optimizer state: zero momentum for the trainable leaves, count 0.
+ * A method's checkpointable {@link OptState} of an SGD chain state: the
+ * momentum trace becomes `slots.momentum`, the learning-rate count `count`.
+ * {@link sgdChainState} is the inverse; together they are the only place the
+ * chain's state layout is spelled out.
  *
  * @example
  * ```ts
  * import { useBackend } from "../backend.ts";
  * await useBackend("cpu");
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
- * import { initMomentumState } from "./state.ts";
- * const s = initMomentumState({ features: { w: tf.ones([2]) }, classifier: {} }, "features");
+ * import { sgd } from "./optimizer.ts";
+ * import { optStateOf } from "./state.ts";
+ * const s = optStateOf(sgd().init({ "features/w": tf.ones([2]) }));
  * if (s.slots.momentum["features/w"].dataSync()[1] !== 0 || s.count !== 0) throw new Error();
  * ```
  */
-export function initMomentumState(
+export function optStateOf(state: SgdState): OptState {
+  return { slots: { momentum: state[1].trace }, count: state[2].count };
+}
+
+/**
+ * The SGD chain state for `momentum` at step `count` (the inverse of
+ * {@link optStateOf}).
+ *
+ * @example
+ * ```ts
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import { sgdChainState } from "./state.ts";
+ * const s = sgdChainState({ w: tf.zeros([1]) }, 7);
+ * if (s[2].count !== 7 || !s[1].trace.w) throw new Error();
+ * ```
+ */
+export function sgdChainState(momentum: Params, count: number): SgdState {
+  return [{}, { trace: momentum }, { count }];
+}
+
+/**
+ * Fresh optimizer state of a method training `which` parameters: the
+ * optimizer's own `init` on those leaves (zero momentum, count 0).
+ *
+ * @example
+ * ```ts
+ * import { useBackend } from "../backend.ts";
+ * await useBackend("cpu");
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import { sgd } from "./optimizer.ts";
+ * import { initOptState } from "./state.ts";
+ * const s = initOptState(sgd(), { features: { w: tf.ones([2]) }, classifier: { b: tf.ones([1]) } }, "features");
+ * if (s.slots.momentum["features/w"].dataSync()[1] !== 0 || "classifier/b" in s.slots.momentum) throw new Error();
+ * ```
+ */
+export function initOptState(
+  opt: Optimizer<SgdState>,
   params: ModelParams,
   which: Trainable,
 ): OptState {
-  const flat = flattenModelParams(params, which);
-  const momentum: Params = {};
-  for (const [k, v] of Object.entries(flat)) momentum[k] = tf.zerosLike(v);
-  return { slots: { momentum }, count: 0 };
+  return optStateOf(opt.init(flattenModelParams(params, which)));
 }
 
 /**
@@ -158,7 +197,7 @@ export function sgdSubstep(
   }
   const [updates, next] = opt.update(
     input.grads,
-    [{}, { trace: momentum }, { count: input.count }],
+    sgdChainState(momentum, input.count),
     params,
   );
   const newParams = applyUpdates(params, updates);
@@ -178,10 +217,10 @@ export function sgdSubstep(
  * await useBackend("cpu");
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { sgd } from "./optimizer.ts";
- * import { applySgdStep, initMomentumState } from "./state.ts";
+ * import { applySgdStep, initOptState } from "./state.ts";
  * const params = { features: { w: tf.scalar(1) }, classifier: { b: tf.scalar(5) } };
- * const state = { params, bn: {}, opt: initMomentumState(params, "features") };
  * const opt = sgd({ lr: 0.5, momentum: 0, weightDecay: 0, nesterov: false });
+ * const state = { params, bn: {}, opt: initOptState(opt, params, "features") };
  * const next = applySgdStep(opt, state, { "features/w": tf.scalar(2) }, state.bn, 0);
  * if (next.params.features.w.dataSync()[0] !== 0 || next.opt.count !== 1) throw new Error();
  * if (next.params.classifier.b !== params.classifier.b) throw new Error("theta copied");
