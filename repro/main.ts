@@ -6,15 +6,8 @@
  *
  * @module
  */
-import { parseArgs } from "@std/cli";
-import {
-  BACKEND_NAMES,
-  type BackendInfo,
-  type BackendName,
-  useBackend,
-} from "../lib/backend.ts";
+import { type BackendInfo, useBackend } from "../lib/backend.ts";
 import { Rng } from "../lib/rng.ts";
-import { parseShard, type Shard } from "../lib/train/shard.ts";
 import { runId, withDependencies } from "../lib/train/run_id.ts";
 import {
   planRuns,
@@ -27,213 +20,18 @@ import { loadCheckpoint } from "../lib/train/checkpoint.ts";
 import { startEpoch } from "../lib/train/run_config.ts";
 import { formatDuration, ProgressBar } from "../lib/train/progress.ts";
 import { buildRun, modelFor, runWork } from "../lib/train/build.ts";
-import { getPreset, withCachedDatasets } from "./presets.ts";
+import { withCachedDatasets } from "./presets.ts";
 import { resolveCacheDir } from "../lib/data/dataset_cache.ts";
 import {
-  type Preset,
-  PRESET_NAMES,
   type Provenance,
   type RunStore,
   type Target,
-  TARGET_NAMES,
   type TargetName,
   type TargetOutput,
 } from "./target.ts";
+import { type CliOptions, HELP, parseCli, UsageError } from "./cli.ts";
 
 /** Parsed command line. */
-export interface CliOptions {
-  targets: TargetName[];
-  preset: Preset;
-  seeds: number;
-  out: string;
-  backend: BackendName;
-  shard: Shard;
-  dryRun: boolean;
-  quiet: boolean;
-  checkpointEvery: number;
-  /** `--data-dir`: the dataset cache folder (undefined: env POF_DATA_DIR, else ./data). */
-  dataDir?: string;
-}
-
-/**
- * A command-line mistake: printed as one line, exit code 2.
- *
- * @example
- * ```ts
- * import { parseCli, UsageError } from "./main.ts";
- * try { parseCli(["fig3"]); throw new Error("accepted"); } catch (e) { if (!(e instanceof UsageError)) throw e; }
- * ```
- */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
-
-/**
- * The `--help` text.
- *
- * @example
- * ```ts
- * import { HELP } from "./main.ts";
- * if (!HELP.includes("--shard i/n")) throw new Error();
- * ```
- */
-export const HELP = `Usage: deno task repro <target>... [options]
-       deno task repro:all [options]          (every target)
-
-Targets:
-  fig1      Fig. 1(c,d): per-layer loss increase along top Hessian eigenvectors, toy MLP, SGD vs PoF
-  fig2      Fig. 2: mini-batch gradient / Hessian eigenvector alignment, xi* train vs test (toy MLP)
-  fig4      Fig. 4: test error vs epoch, SAM continued vs SAM -> PoF (full run and zoom)
-  fig5      Fig. 5: histograms of u^T H u, SAM-200 vs PoF-210, train and test
-  fig6      Fig. 6: perturbation norms of PoF, SAM and an SGD step (log axis)
-  table1    Table 1: test error of SGD, SAM, SAM -> PoF at the paper's epochs, mean +- std over seeds
-  table2    Table 2: seconds per epoch of SGD, SAM, PoF and ratios to SGD
-  finetune  Sec. 4.2: fine-tuning only the classifier for 10 epochs after PoF
-  all       every target above
-
-Options:
-  --preset NAME        ${PRESET_NAMES.join(" | ")} (default quick)
-                         smoke: synthetic data, tiny WRN, minutes on 2 CPU cores (CI)
-                         quick: real Fashion-MNIST, reduced WRN and epochs, about 45 min on 2 CPU cores;
-                                CIFAR-10/100 and SVHN join Table 1 only if already cached (no downloads)
-                         paper: Sec. 4.1 exactly (WRN-28-10, 250 epochs, 4 datasets); GPUs
-  --seeds N            number of seeds 0..N-1 (default: the preset's)
-  --out DIR            results folder (default results/<preset>); runs go to DIR/runs
-  --backend NAME       ${BACKEND_NAMES.join(" | ")} (default auto)
-  --shard i/n          train only shard i of n of the run list (0 <= i < n)
-  --checkpoint-every K checkpoint every K epochs (default: the preset's)
-  --data-dir DIR       dataset cache (default: env POF_DATA_DIR, else ./data)
-  --dry-run            list the runs needed, what is done, and the work estimate; train nothing
-  --quiet              no progress output
-  -h, --help           this text`;
-
-const STRING_FLAGS = [
-  "preset",
-  "seeds",
-  "out",
-  "backend",
-  "shard",
-  "checkpoint-every",
-  "data-dir",
-];
-const BOOLEAN_FLAGS = ["dry-run", "help", "quiet"];
-
-function positiveInt(flag: string, value: unknown): number {
-  const s = String(value);
-  if (!/^\d+$/.test(s) || Number(s) < 1) {
-    throw new UsageError(
-      `--${flag} must be a positive integer, got "${s}"`,
-    );
-  }
-  return Number(s);
-}
-
-/**
- * Parses the command line; returns `"help"` for `--help`. Every mistake is a
- * {@link UsageError} whose one-line message names the valid choices.
- *
- * @example
- * ```ts
- * import { parseCli } from "./main.ts";
- * const o = parseCli(["table1", "--preset", "smoke", "--shard", "1/2"]);
- * if (o === "help" || o.preset.name !== "smoke" || o.shard.index !== 1) throw new Error();
- * ```
- */
-export function parseCli(args: string[]): CliOptions | "help" {
-  const unknown: string[] = [];
-  const a = parseArgs(args, {
-    string: STRING_FLAGS,
-    // Collected so that a flag given twice is seen (parseArgs would keep the last).
-    collect: STRING_FLAGS,
-    boolean: BOOLEAN_FLAGS,
-    alias: { h: "help" },
-    unknown: (arg: string) => {
-      if (arg.startsWith("-")) {
-        unknown.push(arg);
-        return false;
-      }
-      return true;
-    },
-  });
-  if (a.help) return "help";
-  if (unknown.length) {
-    throw new UsageError(
-      `unknown option ${unknown[0]}; valid: ${
-        [...STRING_FLAGS, ...BOOLEAN_FLAGS].map((f) => `--${f}`).join(", ")
-      } (see --help)`,
-    );
-  }
-  const flag: Record<string, string | undefined> = {};
-  for (const f of STRING_FLAGS) {
-    const given = (a[f] ?? []) as string[];
-    if (given.length > 1) {
-      throw new UsageError(
-        `--${f} given more than once (${given.length} times: ${
-          given.map((v) => JSON.stringify(v)).join(", ")
-        }); give it once`,
-      );
-    }
-    if (given[0] === "") {
-      throw new UsageError(`--${f} needs a value (see --help)`);
-    }
-    flag[f] = given[0];
-  }
-  const names = a._.map(String);
-  if (names.length === 0) {
-    throw new UsageError(
-      `no target given; valid: ${TARGET_NAMES.join(", ")}, all`,
-    );
-  }
-  const targets: TargetName[] = [];
-  for (const n of names) {
-    if (n === "all") targets.push(...TARGET_NAMES);
-    else if ((TARGET_NAMES as readonly string[]).includes(n)) {
-      targets.push(n as TargetName);
-    } else {
-      throw new UsageError(
-        `unknown target "${n}"; valid: ${TARGET_NAMES.join(", ")}, all`,
-      );
-    }
-  }
-  const presetName = flag.preset ?? "quick";
-  if (!(PRESET_NAMES as readonly string[]).includes(presetName)) {
-    throw new UsageError(
-      `unknown preset "${presetName}"; valid: ${PRESET_NAMES.join(", ")}`,
-    );
-  }
-  const preset = getPreset(presetName);
-  const backend = flag.backend ?? "auto";
-  if (!(BACKEND_NAMES as readonly string[]).includes(backend)) {
-    throw new UsageError(
-      `unknown backend "${backend}"; valid: ${BACKEND_NAMES.join(", ")}`,
-    );
-  }
-  let shard: Shard = { index: 0, count: 1 };
-  if (flag.shard !== undefined) {
-    try {
-      shard = parseShard(flag.shard);
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-  }
-  return {
-    targets: [...new Set(targets)],
-    preset,
-    seeds: flag.seeds === undefined
-      ? preset.seeds
-      : positiveInt("seeds", flag.seeds),
-    out: flag.out ?? `results/${preset.name}`,
-    backend: backend as BackendName,
-    shard,
-    dryRun: a["dry-run"] === true,
-    quiet: a.quiet === true,
-    checkpointEvery: flag["checkpoint-every"] === undefined
-      ? preset.checkpointEvery
-      : positiveInt("checkpoint-every", flag["checkpoint-every"]),
-    dataDir: flag["data-dir"],
-  };
-}
-
 /**
  * Loads `repro/targets/<name>.ts`'s `target`.
  *
@@ -355,7 +153,8 @@ function fmtNum(x: number): string {
  *
  * @example
  * ```ts
- * import { dryRunReport, loadTarget, parseCli } from "./main.ts";
+ * import { dryRunReport, loadTarget } from "./main.ts";
+ * import { parseCli } from "./cli.ts";
  * const o = parseCli(["table1", "--preset", "paper", "--out", await Deno.makeTempDir()]);
  * if (o === "help") throw new Error();
  * const report = await dryRunReport([await loadTarget("table1")], o);

@@ -4,13 +4,8 @@ import {
   assertStringIncludes,
   assertThrows,
 } from "@std/assert";
-import {
-  dryRunReport,
-  HELP,
-  loadTarget,
-  parseCli,
-  UsageError,
-} from "./main.ts";
+import { dryRunReport, loadTarget } from "./main.ts";
+import { HELP, parseCli, UsageError } from "./cli.ts";
 import { PRESET_NAMES, TARGET_NAMES } from "./target.ts";
 import { PRESETS } from "./presets.ts";
 import { BACKEND_NAMES } from "../lib/backend.ts";

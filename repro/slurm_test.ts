@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { main, slurmScript } from "./slurm.ts";
-import { parseCli } from "./main.ts";
+import { parseCli } from "./cli.ts";
 
 Deno.test("the Slurm script is an n-task array, each task one shard of the paper preset", async () => {
   const dir = await Deno.makeTempDir();
