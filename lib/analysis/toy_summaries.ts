@@ -138,20 +138,27 @@ export function summarizeFig1(results: Fig1Result[]): Fig1Summary {
 export interface Fig2Summary {
   seeds: number[];
   config: Fig2Config;
-  /** Summed over seeds; index 0 = eigenvector 1. */
+  /**
+   * Fig. 2(a) under the paper's definition (data-loss mini-batch gradient,
+   * `Fig2Result.eigIndexCounts`), summed over seeds; index 0 = eigenvector 1.
+   */
   eigIndexCounts: number[];
   eigIndexCountsPerSeed: number[][];
-  /** The same with the data-loss gradient (see `Fig2Config.alignGradient`). */
-  eigIndexCountsDataPerSeed: number[][];
   /** 1-based mode of each seed's histogram. */
   modePerSeed: number[];
+  /** The same with the regularised gradient (`Fig2Result.eigIndexCountsRegularised`). */
+  eigIndexCountsRegularised: number[];
+  eigIndexCountsRegularisedPerSeed: number[][];
+  modePerSeedRegularised: number[];
   /** All seeds' xi* values, concatenated in seed order. */
   xiTrain: number[];
   xiTest: number[];
   medianRatioPerSeed: number[];
   claims: {
-    /** Seeds whose Fig. 2(a) mode is eigenvector 1. */
+    /** Seeds whose Fig. 2(a) mode is eigenvector 1 (data-loss gradient). */
     modeAtOne: number;
+    /** The same with the regularised gradient. */
+    modeAtOneRegularised: number;
     /** Seeds with median(xiTest) / median(xiTrain) in [1.5, 3] ("about twice"). */
     ratioAboutTwo: number;
     /** Seeds with median(xiTest) > median(xiTrain). */
@@ -170,32 +177,38 @@ export interface Fig2Summary {
  * import type { Fig2Result } from "./toy_fig2.ts";
  * const r = (seed: number, counts: number[]) => ({
  *   seed, config: {}, metrics: {}, seconds: 0, eigIndexCounts: counts,
- *   eigIndexCountsBy: { regularised: counts, data: counts }, eigenvalues: [], cosTop: [],
+ *   eigIndexCountsRegularised: counts.slice().reverse(), eigenvalues: [], cosTop: [],
  *   xiTrain: [1, 2], xiTest: [3, 4], unbracketed: { train: 0, test: 0 }, medianRatio: 7 / 3,
  * }) as unknown as Fig2Result;
  * const s = summarizeFig2([r(0, [3, 1]), r(1, [0, 2])]);
  * if (s.eigIndexCounts.join() !== "3,3" || s.claims.modeAtOne !== 1 || s.xiTest.length !== 4) throw new Error();
+ * if (s.modePerSeedRegularised.join() !== "2,1" || s.claims.modeAtOneRegularised !== 1) throw new Error();
  * ```
  */
 export function summarizeFig2(results: Fig2Result[]): Fig2Summary {
   if (results.length === 0) throw new RangeError("summarizeFig2: no results");
-  const n = results[0].eigIndexCounts.length;
-  const total = new Array(n).fill(0);
-  for (const r of results) r.eigIndexCounts.forEach((c, i) => (total[i] += c));
-  const modes = results.map((r) => modeIndex(r.eigIndexCounts));
+  const sum = (per: number[][]) =>
+    per[0].map((_, i) => per.reduce((s, c) => s + c[i], 0));
+  const data = results.map((r) => r.eigIndexCounts);
+  const reg = results.map((r) => r.eigIndexCountsRegularised);
+  const modes = data.map(modeIndex);
+  const modesReg = reg.map(modeIndex);
   const ratios = results.map((r) => r.medianRatio);
   return {
     seeds: results.map((r) => r.seed),
     config: results[0].config,
-    eigIndexCounts: total,
-    eigIndexCountsPerSeed: results.map((r) => r.eigIndexCounts),
-    eigIndexCountsDataPerSeed: results.map((r) => r.eigIndexCountsBy.data),
+    eigIndexCounts: sum(data),
+    eigIndexCountsPerSeed: data,
     modePerSeed: modes,
+    eigIndexCountsRegularised: sum(reg),
+    eigIndexCountsRegularisedPerSeed: reg,
+    modePerSeedRegularised: modesReg,
     xiTrain: results.flatMap((r) => r.xiTrain),
     xiTest: results.flatMap((r) => r.xiTest),
     medianRatioPerSeed: ratios,
     claims: {
       modeAtOne: modes.filter((m) => m === 1).length,
+      modeAtOneRegularised: modesReg.filter((m) => m === 1).length,
       ratioAboutTwo: ratios.filter((x) => x >= 1.5 && x <= 3).length,
       testLarger: ratios.filter((x) => x > 1).length,
       seeds: results.length,
