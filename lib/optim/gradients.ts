@@ -66,6 +66,12 @@ export interface ModelGradientOptions {
   wrt?: GradientTarget;
   /** BatchNorm mode of the forward pass (default `{train: true, updateStats: true}`). */
   bn?: ApplyOptions;
+  /**
+   * Also the batch loss with this classifier on the same features (same
+   * forward pass, not differentiated): PoF's loss at theta0 while the
+   * gradient is taken at theta'.
+   */
+  lossAtClassifier?: Params;
 }
 
 /** The result of {@link modelGradients}; the caller owns every tensor. */
@@ -79,6 +85,8 @@ export interface ModelGradients {
    * given `bn` tensors themselves when they did not.
    */
   bn: BnState;
+  /** The loss with `options.lossAtClassifier` (when given). */
+  lossAtClassifier?: tf.Scalar;
 }
 
 /**
@@ -104,6 +112,11 @@ export interface ModelGradients {
  * const r = modelGradients(model, params, {}, batch, { wrt: "classifier" });
  * // softmax = (0.5, 0.5): dL/dbias = p - onehot = (-0.5, 0.5)
  * if (r.grads.classifier!.bias.dataSync()[0] !== -0.5) throw new Error();
+ * // the loss with another classifier on the same features: logits (1, 0), -log(e / (e + 1))
+ * const eye = { kernel: tf.tensor2d([[1, 0], [0, 1]]), bias: tf.zeros([2]) };
+ * const s = modelGradients(model, params, {}, batch, { wrt: "classifier", lossAtClassifier: eye });
+ * if (Math.abs(s.lossAtClassifier!.dataSync()[0] - Math.log1p(Math.exp(-1))) > 1e-6) throw new Error();
+ * if (s.grads.classifier!.bias.dataSync()[0] !== -0.5) throw new Error();
  * ```
  */
 export function modelGradients(
@@ -132,6 +145,7 @@ export function modelGradients(
     );
   }
   let newBn: BnState = bn;
+  let extra: tf.Scalar | undefined;
   const { value, grads } = tf.valueAndGrads((...ts: tf.Tensor[]) => {
     const phi = wrt === "classifier"
       ? params.features
@@ -148,6 +162,13 @@ export function modelGradients(
     // The forward pass runs inside a tidy scope: keep the BN state.
     for (const t of Object.values(out.state)) tf.keep(t);
     newBn = out.state;
+    if (options.lossAtClassifier) {
+      // not part of the returned value, so it adds nothing to the gradients
+      extra = tf.keep(softmaxCrossEntropy(
+        model.classify(options.lossAtClassifier, out.features),
+        batch.y,
+      ));
+    }
     return softmaxCrossEntropy(out.logits, batch.y);
   })(args);
   const result: Partial<ModelParams> = {};
@@ -157,7 +178,9 @@ export function modelGradients(
   if (cKeys.length > 0) {
     result.classifier = rebuild(cKeys, grads.slice(fKeys.length));
   }
-  return { loss: value, grads: result, bn: newBn };
+  return extra
+    ? { loss: value, grads: result, bn: newBn, lossAtClassifier: extra }
+    : { loss: value, grads: result, bn: newBn };
 }
 
 /**

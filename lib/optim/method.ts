@@ -60,6 +60,20 @@ export interface StepMetrics {
   weakLossAfter?: number;
   /** PoF: weak batches discarded (asymmetric landscape) in this step. */
   discarded?: number;
+  /** PoF: line searches run in this step (1 + discarded, or 0 for a zero gradient). */
+  lineSearches?: number;
+  /**
+   * PoF: how many of them hit the cap `maxXi` (the line loss still fell
+   * there, `bracketed: false`); the epoch's `xiCapFraction` is their sum over
+   * the sum of `lineSearches`.
+   */
+  xiCapped?: number;
+  /**
+   * PoF: update-batch loss at (phi, theta0), the same forward pass as the
+   * update (BatchNorm batch statistics), comparable with SGD's and SAM's
+   * `loss`; PoF's own `loss` is taken at the perturbed theta'.
+   */
+  lossAtTheta0?: number;
   /** Steps skipped because a gradient was zero or non-finite (0 or 1). */
   skipped?: number;
   /** SAM: ||epsilon||. */

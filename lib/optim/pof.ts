@@ -12,6 +12,10 @@
  * 2. `g = dL_B/dtheta` at theta0, `u = g / ||g||` (Eq. 3).
  * 3. `xi* = argmin_{0 <= xi <= maxXi} L_B(phi, theta0 - xi u)` (Eq. 2) by
  *    {@link lineSearch} on the exact affine logits ({@link classifierLine}).
+ *    The paper sets no bound on xi; the cap `maxXi` (line-search option,
+ *    default 50) is ours. Each step reports `lineSearches` and `xiCapped`
+ *    (searches whose loss still fell at the cap), so the epoch telemetry
+ *    shows how often the cap binds (`xiCapFraction`).
  *    With `discardAsymmetric`, a weak batch whose line loss still decreases
  *    at the cap `maxXi` is discarded and a new one drawn, at most
  *    `maxDiscards` times (then the last one is used with xi* = maxXi);
@@ -20,7 +24,9 @@
  *    range, linear ramp).
  * 5. `theta' = theta0 - gamma xi* u`; gradient of `L_B~(phi, theta')` on the
  *    update batch `input.batch` w.r.t. phi only (u, xi* constants; BatchNorm
- *    `{train: true, updateStats: true}`), Eq. 5.
+ *    `{train: true, updateStats: true}`), Eq. 5. The same forward pass also
+ *    gives the update-batch loss at theta0 (`lossAtTheta0`), the training
+ *    loss comparable with SGD's and SAM's (`loss` is the one at theta').
  * 6. Nesterov SGD step on phi (lr default 3e-5 as in the paper text, momentum
  *    0.9, weight decay 5e-4). theta0 stays frozen unless `classifierStep`,
  *    which then takes an SGD step on theta with the gradient of
@@ -228,7 +234,7 @@ export function pofMethod(config: PofMethodConfig = {}): Method {
       }
       const count = state.opt.count;
       const lr = schedule(count);
-      let discarded = 0;
+      let discarded = 0, lineSearches = 0, xiCapped = 0;
       let dir: WeakDirection | null = null;
       for (;;) {
         dir = pofWeakDirection(
@@ -241,6 +247,10 @@ export function pofMethod(config: PofMethodConfig = {}): Method {
             lineSearch: config.lineSearch,
           },
         );
+        if (dir !== null) {
+          lineSearches++;
+          if (!dir.search.bracketed) xiCapped++;
+        }
         if (
           dir !== null && !dir.search.bracketed && discardAsymmetric &&
           discarded < maxDiscards
@@ -257,6 +267,8 @@ export function pofMethod(config: PofMethodConfig = {}): Method {
           loss: updateBatchLoss(model, state, input.batch),
           lr,
           discarded,
+          lineSearches,
+          xiCapped,
           skipped: 1,
           ...extra,
         },
@@ -283,11 +295,17 @@ export function pofMethod(config: PofMethodConfig = {}): Method {
         { features: state.params.features, classifier: thetaPrime },
         state.bn,
         input.batch,
-        { wrt: "features", bn: { train: true, updateStats: true } },
+        {
+          wrt: "features",
+          bn: { train: true, updateStats: true },
+          lossAtClassifier: theta0,
+        },
       );
       disposeTree(thetaPrime);
       const loss = g.loss.dataSync()[0];
       g.loss.dispose();
+      telemetry.lossAtTheta0 = g.lossAtClassifier!.dataSync()[0];
+      g.lossAtClassifier!.dispose();
       const grads = flattenModelParams(g.grads);
       if (!Number.isFinite(loss) || !Number.isFinite(treeNorm(grads))) {
         disposeTree(grads);
@@ -301,7 +319,15 @@ export function pofMethod(config: PofMethodConfig = {}): Method {
       }
       return {
         state: next,
-        metrics: { loss, lr, discarded, skipped: 0, ...telemetry },
+        metrics: {
+          loss,
+          lr,
+          discarded,
+          lineSearches,
+          xiCapped,
+          skipped: 0,
+          ...telemetry,
+        },
       };
     },
   };

@@ -221,6 +221,11 @@ for (const weakBatchNorm of ["batch", "inference"] as const) {
     };
     const lossP = () => tinyLoss64(phi, thetaP, b, sizes);
     assertAlmostEquals(r.metrics.loss, lossP(), 1e-5);
+    // the comparable loss: the same update batch at theta0 (not at theta')
+    const loss0 = tinyLoss64(phi, theta, b, sizes);
+    assertAlmostEquals(r.metrics.lossAtTheta0!, loss0, 1e-5);
+    assert(Math.abs(loss0 - lossP()) > 1e-3);
+    assertEquals([r.metrics.lineSearches, r.metrics.xiCapped], [1, 0]);
     const g = finiteDifference(lossP, phi);
     const want: Arrays = {};
     for (const k of Object.keys(phi)) {
@@ -325,6 +330,8 @@ Deno.test("PoF discardAsymmetric: weak batches whose line loss never rises are d
   const seq = () => (++calls <= 2 ? single() : good());
   let r = method.step(model, state, { batch, weakBatch: seq }, rng);
   assertEquals([r.metrics.discarded, calls, r.metrics.skipped], [2, 3, 0]);
+  // three line searches, the two discarded ones still falling at the cap
+  assertEquals([r.metrics.lineSearches, r.metrics.xiCapped], [3, 2]);
   assert(r.metrics.xi! < 20);
   state = r.state;
   // Always asymmetric: gives up after maxDiscards and uses xi* = maxXi.
@@ -337,6 +344,7 @@ Deno.test("PoF discardAsymmetric: weak batches whose line loss never rises are d
     },
   }, rng);
   assertEquals([r.metrics.discarded, calls, r.metrics.xi], [3, 4, 20]);
+  assertEquals([r.metrics.lineSearches, r.metrics.xiCapped], [4, 4]);
   // Without the option the single-example batch is used directly.
   const plain = pofMethod({ lineSearch: { maxXi: 20 } });
   calls = 0;
@@ -348,6 +356,7 @@ Deno.test("PoF discardAsymmetric: weak batches whose line loss never rises are d
     },
   }, rng);
   assertEquals([r2.metrics.discarded, calls, r2.metrics.xi], [0, 1, 20]);
+  assertEquals([r2.metrics.lineSearches, r2.metrics.xiCapped], [1, 1]);
   disposeBatch(batch, ...made);
   disposeState(r2.state);
   assertEquals(tf.memory().numTensors, start);

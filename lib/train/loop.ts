@@ -98,6 +98,18 @@ export interface EpochOptions {
   ) => void;
 }
 
+function median(values: number[]): number {
+  const s = values.slice().sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+}
+
+/**
+ * Step metrics averaged over the epoch into `EpochRecord.telemetry`. Beside
+ * their means the record gets `xiCapFraction` (PoF: the sum of `xiCapped`
+ * over the sum of `lineSearches`, the fraction of line searches whose loss
+ * still fell at `maxXi`) and `xiMedian` (median of the steps' xi*).
+ */
 const TELEMETRY_KEYS: (keyof StepMetrics)[] = [
   "xi",
   "gamma",
@@ -107,6 +119,7 @@ const TELEMETRY_KEYS: (keyof StepMetrics)[] = [
   "discarded",
   "skipped",
   "samEpsilonNorm",
+  "lossAtTheta0",
 ];
 
 /**
@@ -140,6 +153,8 @@ export function trainEpoch(
   let lossSum = 0, images = 0, lr = NaN;
   const tele: Record<string, number> = {};
   const teleN: Record<string, number> = {};
+  const xis: number[] = [];
+  let lineSearches = 0, xiCapped = 0;
   const t0 = performance.now();
   for (let step = 0; step < steps; step++) {
     const batch = o.data.next();
@@ -182,6 +197,9 @@ export function trainEpoch(
         teleN[k] = (teleN[k] ?? 0) + 1;
       }
     }
+    if (typeof m.xi === "number" && Number.isFinite(m.xi)) xis.push(m.xi);
+    lineSearches += m.lineSearches ?? 0;
+    xiCapped += m.xiCapped ?? 0;
     o.onStep?.({
       epoch: o.epoch + 1,
       step: step + 1,
@@ -209,6 +227,14 @@ export function trainEpoch(
   if (keys.length) {
     record.telemetry = {};
     for (const k of keys) record.telemetry[k] = tele[k] / teleN[k];
+  }
+  if (lineSearches > 0) {
+    record.telemetry ??= {};
+    record.telemetry.xiCapFraction = xiCapped / lineSearches;
+  }
+  if (xis.length > 0) {
+    record.telemetry ??= {};
+    record.telemetry.xiMedian = median(xis);
   }
   return { state, record };
 }

@@ -27,7 +27,14 @@ export interface EpochRecord {
   steps: number;
   /** Wall-clock seconds of the epoch's training steps (excluding evaluation). */
   seconds: number;
-  /** Means of the PoF / SAM telemetry over the epoch (absent for SGD). */
+  /**
+   * Means of the PoF / SAM step telemetry over the epoch (absent for SGD),
+   * e.g. `xi`, `gamma`, `perturbationNorm`, `lossAtTheta0` (PoF's
+   * update-batch loss at theta0, comparable with SGD's and SAM's
+   * `trainLoss`; PoF's `trainLoss` is taken at theta'); for PoF also
+   * `xiCapFraction` (fraction of the epoch's line searches that hit `maxXi`)
+   * and `xiMedian` (median xi*).
+   */
   telemetry?: Record<string, number>;
 }
 
