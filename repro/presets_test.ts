@@ -65,7 +65,38 @@ Deno.test("the paper preset is Sec. 4.1", () => {
   assert(
     Math.abs(finetuneRun(p, p.datasets[0], 0).schedule.baseLr - 1.6e-4) < 1e-15,
   );
-  assertEquals(finetuneRun(p, p.datasets[0], 0).epochs, 260);
+  // Sec. 4.2: 10 epochs from PoF at 210 (10 epochs post-trained), not from 250
+  const ft = finetuneRun(p, p.datasets[0], 0);
+  assertEquals([ft.from!.epoch, ft.epochs], [210, 220]);
+  assertEquals(runId(ft.from!.run), runId(pof));
+  assert(pof.keepEpochs.includes(210));
+  // the xi* cap and the discard policy are part of the PoF run id
+  assertEquals([pof.method.pof!.maxXi, pof.method.pof!.discardAsymmetric], [
+    50,
+    false,
+  ]);
+  assert(
+    runId(pofRun({ ...p, maxXi: 10 }, p.datasets[0], 0)) !== runId(pof),
+  );
+  assert(
+    runId(pofRun({ ...p, discardAsymmetric: true }, p.datasets[0], 0)) !==
+      runId(pof),
+  );
+});
+
+Deno.test("compressed presets fine-tune from the scaled PoF-210 checkpoint", () => {
+  for (const p of [PRESETS.quick, PRESETS.smoke]) {
+    const ds = p.datasets[0];
+    const ft = finetuneRun(p, ds, 0);
+    assertEquals(ft.from!.epoch, p.pofEarlyEpoch);
+    assertEquals(ft.epochs, p.pofEarlyEpoch + p.finetuneEpochs);
+    assert(p.pofEarlyEpoch < p.epochs);
+    assert(pofRun(p, ds, 0).keepEpochs.includes(p.pofEarlyEpoch));
+  }
+  assertEquals([PRESETS.quick.pofEarlyEpoch, PRESETS.smoke.pofEarlyEpoch], [
+    17,
+    9,
+  ]);
 });
 
 Deno.test("compressed presets scale every paper epoch by E / 250 and keep the order", () => {

@@ -107,6 +107,13 @@ export interface Preset {
   weakBatchSize: number;
   /** PoF's gamma range upper end (paper 2). */
   gammaMax: number;
+  /**
+   * Cap of PoF's xi* line search (ours: the paper sets no bound; 50 in every
+   * preset). Part of the PoF run ids.
+   */
+  maxXi: number;
+  /** PoF redraws weak batches whose line loss still falls at `maxXi` (false). */
+  discardAsymmetric: boolean;
   /** Feature-extractor learning rate during PoF (paper text 3e-5). */
   pofLr: number;
   /** Nesterov momentum (0.9) and weight decay (5e-4). */

@@ -138,10 +138,12 @@ export function methodFor(
     case "sam":
       return samMethod({ ...common, rho: config.method.rho ?? 0.05 });
     case "pof": {
-      const gammaMax = config.method.pof?.gammaMax ?? 2;
+      const pof = config.method.pof;
       return pofMethod({
         ...common,
-        gamma: { kind: "uniform", low: 0, high: gammaMax },
+        gamma: { kind: "uniform", low: 0, high: pof?.gammaMax ?? 2 },
+        lineSearch: { maxXi: pof?.maxXi ?? 50 },
+        discardAsymmetric: pof?.discardAsymmetric ?? false,
       });
     }
     default:
@@ -294,13 +296,7 @@ async function buildImageRun(
     await imageSplit(config.dataset, "test"),
     config.testLimit,
   );
-  const augment: AugmentConfig = {
-    mean: info.mean,
-    std: info.std,
-    pad: small ? 1 : info.augment.pad,
-    flip: info.augment.flip,
-    cutout: info.augment.cutout,
-  };
+  const augment = trainAugment(config);
   const loader = new DataLoader(train, {
     batchSize: config.batchSize,
     seed: new Rng(config.seed).fork("loader").uint32(),
@@ -356,12 +352,27 @@ export const buildRun: RunBuilder = (config, { optEpochOffset }) => {
   return Promise.resolve(parts);
 };
 
+/** The training augmentation of an image run (normalisation, pad-crop, flip, cutout). */
+function trainAugment(config: RunConfig): AugmentConfig {
+  const small = config.dataset === SYNTHETIC_8X8;
+  const info = imageDatasetInfo(small ? "synthetic-images" : config.dataset);
+  return {
+    mean: info.mean,
+    std: info.std,
+    pad: small ? 1 : info.augment.pad,
+    flip: info.augment.flip,
+    cutout: info.augment.cutout,
+  };
+}
+
 /** A run's image splits (limited as the run limits them) and normalisation, for analyses. */
 export interface AnalysisData {
   train: ImageSet;
   test: ImageSet;
   /** Normalisation only (no random augmentation). */
   augment: AugmentConfig;
+  /** The run's training augmentation (for batches drawn as training draws them). */
+  trainAugment: AugmentConfig;
 }
 
 /**
@@ -389,13 +400,16 @@ export async function analysisData(config: RunConfig): Promise<AnalysisData> {
       config.testLimit,
     ),
     augment: { mean: info.mean, std: info.std },
+    trainAugment: trainAugment(config),
   };
 }
 
 /**
- * `count` mini-batches of `batchSize` examples of `set`, normalised, not
- * augmented, drawn without replacement within each pass over a seeded
- * shuffle (passes repeat with fresh shuffles until `count` batches).
+ * `count` mini-batches of `batchSize` examples of `set`, normalised (and
+ * randomly augmented by `augment`'s pad / flip / cutout when `augmented`,
+ * as training batches are), drawn without replacement within each pass over
+ * a seeded shuffle (passes repeat with fresh shuffles until `count`
+ * batches).
  *
  * @example
  * ```ts
@@ -411,13 +425,18 @@ export async function analysisData(config: RunConfig): Promise<AnalysisData> {
 export function* sampleBatches(
   set: ImageSet,
   augment: AugmentConfig,
-  options: { batchSize: number; count: number; seed: number },
+  options: {
+    batchSize: number;
+    count: number;
+    seed: number;
+    augmented?: boolean;
+  },
 ): Generator<Batch> {
   const loader = new DataLoader(set, {
     batchSize: Math.min(options.batchSize, set.n),
     seed: options.seed,
     augment,
-    train: false,
+    train: options.augmented ?? false,
     shuffle: true,
     dropLast: true,
   });

@@ -2,8 +2,17 @@ import { assertEquals } from "@std/assert";
 import { useBackend } from "../backend.ts";
 import { datasetInfo } from "../data/dataset_registry.ts";
 import { fabricateDataset } from "../data/fixture_files.ts";
-import { buildRun } from "./build.ts";
+import { Rng } from "../rng.ts";
+import { buildRun, methodFor } from "./build.ts";
+import type { Batch } from "../data/batch.ts";
+import { disposeTrainState } from "../optim/method.ts";
+import { cloneTree } from "../tree.ts";
 import type { RunConfig } from "./run_config.ts";
+import {
+  disposeBatch,
+  tinyBatch,
+  tinyModel,
+} from "../../tests/helpers/tiny_model.ts";
 
 await useBackend("cpu");
 
@@ -59,4 +68,61 @@ Deno.test("buildRun: an SVHN run whose trainLimit fits in train never loads (or 
     else Deno.env.set("POF_DATA_DIR", prev);
     await Deno.remove(cache, { recursive: true });
   }
+});
+
+Deno.test("methodFor: a PoF run's maxXi and discardAsymmetric reach the line search", () => {
+  const rng = new Rng(5);
+  const model = tinyModel({ batchNorm: false });
+  const init = model.init(rng);
+  const config = (maxXi: number, discardAsymmetric: boolean): RunConfig => ({
+    dataset: "toy",
+    model: { kind: "mlp", hidden: [4] },
+    method: {
+      name: "pof",
+      pof: { weakBatchSize: 1, gammaMax: 2, maxXi, discardAsymmetric },
+    },
+    seed: 0,
+    epochs: 1,
+    batchSize: 8,
+    schedule: { baseLr: 0, milestones: [], factor: 1 },
+    momentum: 0.9,
+    weightDecay: 0,
+    keepEpochs: [],
+  });
+  const made: Batch[] = [];
+  const draw = (n: number) => () => {
+    const b = tinyBatch(rng, n);
+    made.push(b);
+    return b;
+  };
+  // one example: the line loss falls forever, so xi* is the cap
+  const step = (c: RunConfig) => {
+    const m = methodFor(c, 10, 0);
+    const params = {
+      features: cloneTree(init.params.features),
+      classifier: cloneTree(init.params.classifier),
+    };
+    const state = { params, bn: cloneTree(init.state), opt: m.initOpt(params) };
+    const r = m.step(model, state, {
+      batch: draw(8)(),
+      weakBatch: draw(1),
+    }, rng);
+    disposeTrainState(r.state);
+    return r.metrics;
+  };
+  const a = step(config(0.125, false));
+  assertEquals([a.xi, a.lineSearches, a.xiCapped, a.discarded], [
+    0.125,
+    1,
+    1,
+    0,
+  ]);
+  const b = step(config(0.25, true));
+  assertEquals([b.xi, b.lineSearches, b.xiCapped, b.discarded], [
+    0.25,
+    11,
+    11,
+    10,
+  ]);
+  for (const x of made) disposeBatch(x);
 });

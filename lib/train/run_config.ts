@@ -42,6 +42,14 @@ export interface PofSpec {
   weakBatchSize: number;
   /** gamma ~ U[0, gammaMax] (paper 2). */
   gammaMax: number;
+  /**
+   * Cap of the xi* line search (default 50). The paper sets no bound; when
+   * the weak-batch loss still falls at the cap, xi* = maxXi (counted in the
+   * epoch telemetry's `xiCapFraction`).
+   */
+  maxXi?: number;
+  /** Redraw weak batches whose line loss still falls at the cap (default false). */
+  discardAsymmetric?: boolean;
 }
 
 /** The optimisation method of a run's own epochs. */

@@ -1,15 +1,24 @@
 /**
  * Fig. 6: sizes of classifier-parameter perturbations ||d theta||_2 on a
- * log axis, measured at the SAM -> PoF early checkpoint (PoF-210) on
- * training mini-batches: PoF's `gamma xi* u` with gamma = 2 (weak batches of
- * PoF's size), SAM's classifier part of `rho g / ||g||` (update-batch size),
- * and an SGD step `eta g_theta` with eta = the SGD schedule's learning rate
- * at the switch epoch (paper: 1.6e-4). Preset's first dataset.
+ * log axis, each on its own method's checkpoint as in the paper, on
+ * training mini-batches drawn as that method draws them in training
+ * (training augmentation):
+ * - PoF: `gamma xi* u` with gamma = 2 on the SAM -> PoF checkpoint at the
+ *   early evaluation epoch (PoF-210, scaled), weak batches of PoF's size,
+ *   features with PoF's weak-batch BatchNorm policy (batch statistics,
+ *   running statistics frozen) and PoF's xi* cap (`maxXi`);
+ * - SAM: the classifier part of `rho g / ||g||` (update-batch size) on the
+ *   SAM-200 checkpoint (the switch epoch, scaled);
+ * - SGD: a step `eta g_theta`, eta = the SGD schedule's learning rate at the
+ *   switch epoch (paper: 1.6e-4), on the SGD run's checkpoint at the same
+ *   epoch (SGD-200, scaled).
+ * Preset's first dataset.
  *
- * Every seed is analysed (its own PoF-210 checkpoint and mini-batches).
- * `fig6.json` holds `pof`, `sam`, `sgd` pooled over the seeds (concatenated
- * in seed order; what the figure and the notebook show) and `perSeed:
- * [{seed, pof, sam, sgd}]` beside them.
+ * Every seed is analysed (its own checkpoints and mini-batches). `fig6.json`
+ * ({@link Fig6Json}) holds `pof`, `sam`, `sgd` pooled over the seeds
+ * (concatenated in seed order; what the figure and the notebook show),
+ * `perSeed: [{seed, pof, sam, sgd}]` beside them, and `sources`: the run id
+ * and epoch each series was measured on.
  *
  * Writes `fig6.json` and `fig6.svg`.
  *
@@ -21,9 +30,16 @@ import { renderSvg } from "../../lib/plot/render.ts";
 import { median } from "../../lib/stats.ts";
 import { disposeTree } from "../../lib/tree.ts";
 import { analysisData, runWork, sampleBatches } from "../../lib/train/build.ts";
+import type { RunConfig } from "../../lib/train/run_config.ts";
 import { lrAt } from "../../lib/train/run_config.ts";
-import { pofRun } from "../presets.ts";
-import { type Target, writeTargetJson, writeTargetText } from "../target.ts";
+import { runId } from "../../lib/train/run_id.ts";
+import { pofRun, samBaseRun, sgdRun } from "../presets.ts";
+import {
+  type Preset,
+  type Target,
+  writeTargetJson,
+  writeTargetText,
+} from "../target.ts";
 
 /** Perturbation norms per mini-batch, by method. */
 export type Norms = Record<"pof" | "sam" | "sgd", number[]>;
@@ -46,20 +62,54 @@ export function poolNorms(perSeed: readonly Norms[]): Norms {
   };
 }
 
+/** A checkpoint a series was measured on. */
+export interface Fig6Source {
+  /** Run id (seed 0's, or the first seed's). */
+  run: string;
+  epoch: number;
+  /** Every seed's run id, in seed order. */
+  runs: string[];
+}
+
 /** What `fig6.json` holds under `data`. */
-export type Fig6Json = {
+export interface Fig6Json extends Norms {
   dataset: string;
   seeds: number[];
-  /** The PoF epoch the norms are measured at. */
-  epoch: number;
+  /** The checkpoint of each series (each method's own). */
+  sources: Record<keyof Norms, Fig6Source>;
   gamma: number;
   rho: number;
-  /** The SGD learning rate of the compared SGD step. */
   sgdLr: number;
-  /** How the seeds are pooled. */
+  maxXi: number;
   pooled: string;
   perSeed: ({ seed: number } & Norms)[];
-} & Norms;
+}
+
+/**
+ * The run and epoch each Fig. 6 series is measured on: PoF on the SAM ->
+ * PoF run at `pofEarlyEpoch`, SAM on the SAM-200 run at `switchEpoch`, SGD
+ * on the SGD run at `midEpoch` (= the switch epoch).
+ *
+ * @example
+ * ```ts
+ * import { fig6Sources } from "./fig6.ts";
+ * import { PRESETS } from "../presets.ts";
+ * const s = fig6Sources(PRESETS.paper, 0);
+ * if (s.pof.epoch !== 210 || s.sam.epoch !== 200 || s.sgd.epoch !== 200) throw new Error();
+ * if (s.sgd.run.method.name !== "sgd" || s.sam.run.method.name !== "sam") throw new Error();
+ * ```
+ */
+export function fig6Sources(
+  p: Preset,
+  seed: number,
+): Record<keyof Norms, { run: RunConfig; epoch: number }> {
+  const ds = p.datasets[0];
+  return {
+    pof: { run: pofRun(p, ds, seed), epoch: p.pofEarlyEpoch },
+    sam: { run: samBaseRun(p, ds, seed), epoch: p.switchEpoch },
+    sgd: { run: sgdRun(p, ds, seed), epoch: p.midEpoch },
+  };
+}
 
 /**
  * Fig. 6.
@@ -68,16 +118,20 @@ export type Fig6Json = {
  * ```ts
  * import { target } from "./fig6.ts";
  * import { PRESETS } from "../presets.ts";
- * if (target.runs(PRESETS.paper, [0])[0].method.name !== "pof") throw new Error();
- * if (target.runs(PRESETS.paper, [0, 1]).map((r) => r.seed).join() !== "0,1") throw new Error();
+ * const runs = target.runs(PRESETS.paper, [0]);
+ * if (runs.map((r) => r.method.name).join() !== "pof,sam,sgd") throw new Error();
+ * if (target.runs(PRESETS.paper, [0, 1]).map((r) => r.seed).join() !== "0,0,0,1,1,1") throw new Error();
  * ```
  */
 export const target: Target = {
   name: "fig6",
   title:
-    "Fig. 6: perturbation norms of PoF (gamma = 2), SAM and an SGD step (log axis)",
+    "Fig. 6: perturbation norms of PoF (gamma = 2, PoF-210), SAM (SAM-200) and an SGD step (SGD-200), log axis",
   runs(p, seeds) {
-    return seeds.map((s) => pofRun(p, p.datasets[0], s));
+    return seeds.flatMap((s) => {
+      const src = fig6Sources(p, s);
+      return [src.pof.run, src.sam.run, src.sgd.run];
+    });
   },
   work(p, seeds) {
     const macs = runWork(pofRun(p, p.datasets[0], seeds[0]))
@@ -100,64 +154,93 @@ export const target: Target = {
     );
     const perSeed: ({ seed: number } & Norms)[] = [];
     for (const seed of ctx.seeds) {
-      const ck = await ctx.runs.checkpoint(
-        pofRun(p, ds, seed),
-        p.pofEarlyEpoch,
+      const src = fig6Sources(p, seed);
+      const batches = (size: number, label: string) =>
+        sampleBatches(data.train, data.trainAugment, {
+          batchSize: size,
+          count: p.histogramBatches,
+          seed: ctx.rng(seed).fork(label).uint32(),
+          augmented: true,
+        });
+      ctx.log(
+        `seed ${seed}: PoF (epoch ${src.pof.epoch}) / SAM (${src.sam.epoch}) / SGD (${src.sgd.epoch}) perturbations on ${p.histogramBatches} mini-batches each`,
       );
-      try {
-        const state = { params: ck.params, bn: ck.bn };
-        const batches = (size: number, label: string) =>
-          sampleBatches(data.train, data.augment, {
-            batchSize: size,
-            count: p.histogramBatches,
-            seed: ctx.rng(seed).fork(label).uint32(),
-          });
-        ctx.log(
-          `seed ${seed}: PoF / SAM / SGD perturbations on ${p.histogramBatches} mini-batches each`,
+      const measure = async (
+        which: keyof Norms,
+        f: (
+          ck: Awaited<ReturnType<typeof ctx.runs.checkpoint>>,
+        ) => number[],
+      ) => {
+        const ck = await ctx.runs.checkpoint(
+          src[which].run,
+          src[which].epoch,
         );
-        perSeed.push({
-          seed,
-          pof: perturbationNorms(
+        try {
+          return f(ck);
+        } finally {
+          disposeTree(ck.params.features, ck.params.classifier, ck.bn);
+        }
+      };
+      const state = (ck: Awaited<ReturnType<typeof ctx.runs.checkpoint>>) => ({
+        params: ck.params,
+        bn: ck.bn,
+      });
+      perSeed.push({
+        seed,
+        // PoF's weak-batch forward: batch statistics, running ones frozen
+        // (pofMethod's default weakBatchNorm "batch"), and the run's cap.
+        pof: await measure("pof", (ck) =>
+          perturbationNorms(
             ck.model,
-            state,
+            state(ck),
             batches(p.weakBatchSize, "pof"),
-            { method: "pof", gamma: 2 },
-          ),
-          sam: perturbationNorms(
+            {
+              method: "pof",
+              gamma: 2,
+              lineSearch: { maxXi: p.maxXi },
+            },
+            { bn: { train: true, updateStats: false } },
+          )),
+        sam: await measure("sam", (ck) =>
+          perturbationNorms(
             ck.model,
-            state,
+            state(ck),
             batches(p.batchSize, "sam"),
             { method: "sam", rho: ds.rho },
-          ),
-          sgd: perturbationNorms(
+          )),
+        sgd: await measure("sgd", (ck) =>
+          perturbationNorms(
             ck.model,
-            state,
+            state(ck),
             batches(p.batchSize, "sgd"),
             { method: "sgd", lr: eta },
-          ),
-        });
-      } finally {
-        disposeTree(ck.params.features, ck.params.classifier, ck.bn);
-      }
+          )),
+      });
     }
     const norms = poolNorms(perSeed);
+    const source = (which: keyof Norms): Fig6Source => {
+      const runs = ctx.seeds.map((s) => runId(fig6Sources(p, s)[which].run));
+      return {
+        run: runs[0],
+        epoch: fig6Sources(p, ctx.seeds[0])[which].epoch,
+        runs,
+      };
+    };
+    const result: Fig6Json = {
+      dataset: ds.name,
+      seeds: ctx.seeds,
+      sources: { pof: source("pof"), sam: source("sam"), sgd: source("sgd") },
+      gamma: 2,
+      rho: ds.rho,
+      sgdLr: eta,
+      maxXi: p.maxXi,
+      pooled:
+        `pof / sam / sgd: the ${ctx.seeds.length} seed(s) concatenated in seed order; per seed in perSeed`,
+      ...norms,
+      perSeed,
+    };
     const files = [
-      await writeTargetJson(
-        ctx,
-        "fig6.json",
-        {
-          dataset: ds.name,
-          seeds: ctx.seeds,
-          epoch: p.pofEarlyEpoch,
-          gamma: 2,
-          rho: ds.rho,
-          sgdLr: eta,
-          pooled:
-            `pof / sam / sgd: the ${ctx.seeds.length} seed(s) concatenated in seed order; per seed in perSeed`,
-          ...norms,
-          perSeed,
-        } satisfies Fig6Json,
-      ),
+      await writeTargetJson(ctx, "fig6.json", result),
       await writeTargetText(ctx, "fig6.svg", await renderSvg(fig6Spec(norms))),
     ];
     const med = (

@@ -11,7 +11,7 @@ import { useBackend } from "../../lib/backend.ts";
 import { Rng } from "../../lib/rng.ts";
 import { modelFor } from "../../lib/train/build.ts";
 import { runId } from "../../lib/train/run_id.ts";
-import { PRESETS } from "../presets.ts";
+import { pofRun, PRESETS, samBaseRun, sgdRun } from "../presets.ts";
 import type {
   Preset,
   Provenance,
@@ -100,9 +100,30 @@ Deno.test("fig5 analyses every seed and pools them in seed order", async () => {
 Deno.test("fig6 analyses every seed and pools them in seed order", async () => {
   const one = await produce(fig6, [0]);
   const two = await produce(fig6, [0, 2]);
-  assertEquals(one.loaded.length, 1);
-  assertEquals(two.loaded.length, 2);
-  assert(two.loaded[1].includes("-s2-"), two.loaded[1]);
+  // Each series on its own method's checkpoint: PoF-210, SAM-200, SGD-200 (scaled).
+  const P = PRESET;
+  assertEquals(one.loaded, [
+    `${runId(pofRun(P, P.datasets[0], 0))}@${P.pofEarlyEpoch}`,
+    `${runId(samBaseRun(P, P.datasets[0], 0))}@${P.switchEpoch}`,
+    `${runId(sgdRun(P, P.datasets[0], 0))}@${P.midEpoch}`,
+  ]);
+  const src = one.data.sources;
+  assertEquals(new Set([src.pof.run, src.sam.run, src.sgd.run]).size, 3);
+  assertEquals(one.loaded, [
+    `${src.pof.run}@${src.pof.epoch}`,
+    `${src.sam.run}@${src.sam.epoch}`,
+    `${src.sgd.run}@${src.sgd.epoch}`,
+  ]);
+  assert(/-pof-from8-e10-s0-/.test(src.pof.run), src.pof.run);
+  assert(/-sam-e8-s0-/.test(src.sam.run), src.sam.run);
+  assert(/-sgd-e10-s0-/.test(src.sgd.run), src.sgd.run);
+  assertEquals([src.pof.epoch, src.sam.epoch, src.sgd.epoch], [9, 8, 8]);
+  assertEquals(two.loaded.length, 6);
+  assert(
+    two.loaded.slice(3).every((l) => l.includes("-s2-")),
+    two.loaded.join(),
+  );
+  assertEquals(two.data.sources.sgd.runs.length, 2);
   assertEquals(two.data.seeds, [0, 2]);
   assertEquals(two.data.perSeed.map((r: { seed: number }) => r.seed), [0, 2]);
   const { seed: _s, ...seed0 } = two.data.perSeed[0];
