@@ -442,7 +442,7 @@ export function fig2bSpec(
 /** One epoch of a test-error curve: the error (%) per seed. */
 export interface CurvePoint {
   epoch: number;
-  /** Test error (%) at this epoch, one value or one per seed. */
+  /** Test error (%) at this epoch (or the quantity `yTitle` names), one value or one per seed. */
   error: Sample;
 }
 
@@ -456,6 +456,8 @@ export interface ErrorCurve {
 export interface Fig4Options extends ChartOptions {
   /** A second, zoomed panel over this epoch range (paper: [180, 250]). */
   zoom?: [number, number];
+  /** The y-axis title (default "test error (%)"; e.g. a training-loss plot). */
+  yTitle?: string;
   /** Epoch where PoF starts (a vertical rule; paper 200). */
   switchEpoch?: number;
 }
@@ -489,7 +491,7 @@ function curvePanel(
         y: {
           field: "mean",
           type: "quantitative",
-          title: "test error (%)",
+          title: o.yTitle ?? "test error (%)",
           scale: { zero: false },
         },
         color: methodColor(methods),
