@@ -263,10 +263,16 @@ export async function trainRun(
         });
         await pruneCheckpoints(dir, keep);
       }
+      const t = out.record.telemetry;
+      const pof = t?.xiCapFraction !== undefined
+        ? ` (at theta0 ${t.lossAtTheta0?.toFixed(4)}, xi* median ${
+          t.xiMedian?.toPrecision(3)
+        }, at cap ${(100 * t.xiCapFraction).toFixed(1)}%)`
+        : "";
       bar?.line(
         `${id}: epoch ${epoch}/${config.epochs} loss ${
           out.record.trainLoss.toFixed(4)
-        } train err ${out.record.trainError.toFixed(2)}% test err ${
+        }${pof} train err ${out.record.trainError.toFixed(2)}% test err ${
           out.record.testError.toFixed(2)
         }% lr ${out.record.lr.toExponential(2)} (${
           formatDuration((performance.now() - te) / 1000)

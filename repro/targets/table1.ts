@@ -4,7 +4,11 @@
  * every dataset of the preset, mean +- std over seeds, beside the paper's
  * numbers. Errors are read at those fixed epochs (never "best").
  *
- * Writes `table1.json`, `table1.md`, `table1.svg`.
+ * `table1.json` also holds, per PoF run, how often its xi* line search hit
+ * the cap `maxXi` (`xiCapFraction` per epoch and over the run) and the
+ * median xi* per epoch ({@link PofCapStats}).
+ *
+ * Writes `table1.json` ({@link Table1Json}), `table1.md`, `table1.svg`.
  *
  * @module
  */
@@ -18,14 +22,60 @@ import {
   type PaperDataset,
 } from "../../lib/plot/paper.ts";
 import { pofRun, samBaseRun, samContinuedRun, sgdRun } from "../presets.ts";
+import { runId } from "../../lib/train/run_id.ts";
 import {
   atEpoch,
+  type EpochRecord,
   type Preset,
   type RunConfig,
   type Target,
   writeTargetJson,
   writeTargetText,
 } from "../target.ts";
+
+/** The xi* cap telemetry of one PoF run. */
+export interface PofCapStats {
+  dataset: string;
+  seed: number;
+  run: string;
+  maxXi: number;
+  discardAsymmetric: boolean;
+  /** Per PoF epoch: fraction of line searches that hit maxXi, median xi*. */
+  epochs: { epoch: number; xiCapFraction: number; xiMedian: number }[];
+  /** Mean of the epochs' `xiCapFraction` (NaN when no epoch logged it). */
+  xiCapFraction: number;
+}
+
+/**
+ * The PoF epochs' cap telemetry of a run's history (epochs after `from`
+ * whose method is PoF; a missing field is NaN, e.g. runs logged before it
+ * existed).
+ *
+ * @example
+ * ```ts
+ * import { pofCapStats } from "./table1.ts";
+ * const r = (epoch: number, method: string, t?: Record<string, number>) => ({ epoch, method, trainLoss: 0,
+ *   trainError: 0, testLoss: 0, testError: 0, lr: 0, steps: 1, seconds: 1, telemetry: t });
+ * const s = pofCapStats([r(1, "sam"), r(2, "pof", { xiCapFraction: 0.5, xiMedian: 3 }), r(3, "pof", { xiCapFraction: 0, xiMedian: 1 })], 1);
+ * if (s.xiCapFraction !== 0.25 || s.epochs.length !== 2 || s.epochs[0].xiMedian !== 3) throw new Error();
+ * ```
+ */
+export function pofCapStats(
+  history: EpochRecord[],
+  from: number,
+): Pick<PofCapStats, "epochs" | "xiCapFraction"> {
+  const epochs = history.filter((r) => r.epoch > from && r.method === "pof")
+    .map((r) => ({
+      epoch: r.epoch,
+      xiCapFraction: r.telemetry?.xiCapFraction ?? NaN,
+      xiMedian: r.telemetry?.xiMedian ?? NaN,
+    }));
+  const f = epochs.map((e) => e.xiCapFraction).filter(Number.isFinite);
+  return {
+    epochs,
+    xiCapFraction: f.length ? f.reduce((a, b) => a + b, 0) / f.length : NaN,
+  };
+}
 
 /** One row of Table 1 as computed. */
 export interface Table1Row {
@@ -77,6 +127,8 @@ export interface Table1Json {
     /** The paper's mean +- std where the dataset is one of the paper's. */
     paper: { mean: number; std: number } | null;
   })[];
+  /** Per PoF run (dataset, seed): the xi* cap telemetry. */
+  pofRuns: PofCapStats[];
 }
 
 /**
@@ -123,6 +175,20 @@ export const target: Target = {
         rows.push({ dataset: ds.name, ...cell, errors });
       }
     }
+    const pofRuns: PofCapStats[] = [];
+    for (const ds of p.datasets) {
+      for (const s of ctx.seeds) {
+        const run = pofRun(p, ds, s);
+        pofRuns.push({
+          dataset: ds.name,
+          seed: s,
+          run: runId(run),
+          maxXi: p.maxXi,
+          discardAsymmetric: p.discardAsymmetric,
+          ...pofCapStats(await ctx.runs.history(run), p.switchEpoch),
+        });
+      }
+    }
     const paperOf = (r: Table1Row) =>
       PAPER_TABLE1.find((e) =>
         e.dataset === r.dataset && e.method === r.method &&
@@ -155,6 +221,18 @@ export const target: Target = {
         { unit: "%" },
       ),
       "",
+      `xi* cap (maxXi = ${p.maxXi}, discardAsymmetric ${p.discardAsymmetric}): ` +
+      `fraction of PoF's line searches whose weak-batch loss still fell at the cap, ` +
+      `mean over the PoF epochs: ${
+        pofRuns.map((r) =>
+          `${dsLabel(r.dataset)} seed ${r.seed} ${
+            Number.isFinite(r.xiCapFraction)
+              ? (100 * r.xiCapFraction).toFixed(1) + "%"
+              : "n/a"
+          }`
+        ).join(", ")
+      }.`,
+      "",
     ].join("\n");
     const chart: Table1ChartRow[] = rows.map((r) => ({
       dataset: dsLabel(r.dataset),
@@ -174,6 +252,7 @@ export const target: Target = {
             std: meanStd(r.errors).std,
             paper: paperOf(r) ?? null,
           })),
+          pofRuns,
         } satisfies Table1Json,
       ),
       await writeTargetText(ctx, "table1.md", md),
