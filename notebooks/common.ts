@@ -42,6 +42,20 @@ export { displayChart, displayMarkdown } from "../lib/plot/display.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 
+/**
+ * The absolute path of a file given relative to the repository root (e.g.
+ * `CITATION.cff`), independent of the notebook kernel's working directory.
+ *
+ * @example
+ * ```ts
+ * import { repoPath } from "./common.ts";
+ * if (!(await Deno.readTextFile(repoPath("deno.json"))).includes("tasks")) throw new Error();
+ * ```
+ */
+export function repoPath(relative: string): string {
+  return `${ROOT}/${relative.replace(/^\/+/, "")}`;
+}
+
 /** Where a notebook reads from and writes to. */
 export interface NotebookSettings {
   /** The preset whose results are shown (`POF_PRESET`, default `quick`). */

@@ -2,7 +2,8 @@
  * The paper's published numbers that the notebooks and tables put beside the
  * reproduction's: Table 1 (test error %, mean +- std over seeds) and Table 2
  * (seconds per epoch, WRN-28-10 on CIFAR-10, 16 A100 GPUs). Copied from the
- * paper (Kim et al.'s PoF, ICML 2022, Sec. 4).
+ * paper (Sato, Yamada, Tanaka, Inoue and Kawakami, "PoF: Post-Training of
+ * Feature Extractor for Improving Generalization", ICML 2022, Sec. 4).
  *
  * @module
  */
