@@ -286,8 +286,6 @@ async function buildImageRun(
   optEpochOffset: number,
   model: Model,
 ): Promise<RunParts> {
-  const small = config.dataset === SYNTHETIC_8X8;
-  const info = imageDatasetInfo(small ? "synthetic-images" : config.dataset);
   const train = limitImages(
     await imageSplit(config.dataset, "train", config.trainLimit),
     config.trainLimit,

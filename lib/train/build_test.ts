@@ -1,9 +1,10 @@
-import { assertEquals } from "@std/assert";
+import { assertEquals, assertNotEquals } from "@std/assert";
 import { useBackend } from "../backend.ts";
 import { datasetInfo } from "../data/dataset_registry.ts";
 import { fabricateDataset } from "../data/fixture_files.ts";
 import { Rng } from "../rng.ts";
-import { buildRun, methodFor } from "./build.ts";
+import { buildRun, methodFor, sampleBatches } from "./build.ts";
+import { syntheticImages } from "../data/synthetic_images.ts";
 import type { Batch } from "../data/batch.ts";
 import { disposeTrainState } from "../optim/method.ts";
 import { cloneTree } from "../tree.ts";
@@ -125,4 +126,30 @@ Deno.test("methodFor: a PoF run's maxXi and discardAsymmetric reach the line sea
     10,
   ]);
   for (const x of made) disposeBatch(x);
+});
+
+Deno.test("sampleBatches: augmented draws apply the training augmentation to the same examples", () => {
+  const set = syntheticImages({ n: 12, seed: 3, height: 6, width: 6 });
+  const aug = {
+    mean: [0.5, 0.5, 0.5],
+    std: [0.25, 0.25, 0.25],
+    pad: 2,
+    flip: true,
+  };
+  const draw = (augmented: boolean) =>
+    [...sampleBatches(set, aug, { batchSize: 4, count: 3, seed: 7, augmented })]
+      .map((b) => {
+        const out = {
+          x: Array.from(b.x.dataSync()),
+          y: Array.from(b.y.dataSync()),
+        };
+        b.x.dispose();
+        b.y.dispose();
+        return out;
+      });
+  const plain = draw(false), augmented = draw(true);
+  assertEquals(augmented.map((b) => b.y), plain.map((b) => b.y));
+  // pad-crop and flip move pixels: the images differ, their normalisation does not
+  assertNotEquals(augmented.map((b) => b.x), plain.map((b) => b.x));
+  assertEquals(draw(true), augmented);
 });

@@ -9,7 +9,13 @@
 import { assert, assertEquals, assertNotEquals } from "@std/assert";
 import { useBackend } from "../../lib/backend.ts";
 import { Rng } from "../../lib/rng.ts";
-import { modelFor } from "../../lib/train/build.ts";
+import {
+  analysisData,
+  modelFor,
+  sampleBatches,
+} from "../../lib/train/build.ts";
+import { perturbationNorms } from "../../lib/analysis/checkpoint_stats.ts";
+import type { ApplyOptions } from "../../lib/models/model.ts";
 import { runId } from "../../lib/train/run_id.ts";
 import { pofRun, PRESETS, samBaseRun, sgdRun } from "../presets.ts";
 import type {
@@ -144,4 +150,31 @@ Deno.test("fig6 analyses every seed and pools them in seed order", async () => {
   // SAM's classifier perturbation is part of rho g / ||g||: at most rho.
   for (const x of two.data.sam) assert(x <= PRESET.datasets[0].rho + 1e-6);
   assertEquals(two.summary.length, 3);
+});
+
+Deno.test("fig6 measures PoF with PoF's weak-batch BatchNorm policy on augmented weak batches", async () => {
+  const one = await produce(fig6, [0]);
+  // Recompute seed 0's PoF series independently of the target's wiring.
+  const run = pofRun(PRESET, PRESET.datasets[0], 0);
+  const ck = await store.checkpoint(run, PRESET.pofEarlyEpoch);
+  const data = await analysisData(run);
+  const seed = new Rng(0).fork("target:fig6").fork("pof").uint32();
+  const norms = (augmented: boolean, bn: ApplyOptions) =>
+    perturbationNorms(
+      ck.model,
+      { params: ck.params, bn: ck.bn },
+      sampleBatches(data.train, augmented ? data.trainAugment : data.augment, {
+        batchSize: PRESET.weakBatchSize,
+        count: PRESET.histogramBatches,
+        seed,
+        augmented,
+      }),
+      { method: "pof", gamma: 2, lineSearch: { maxXi: PRESET.maxXi } },
+      { bn },
+    );
+  const batchStats = { train: true, updateStats: false };
+  assertEquals(one.data.pof, norms(true, batchStats));
+  // the old wiring (inference-mode BatchNorm, unaugmented batches) differs
+  assertNotEquals(one.data.pof, norms(false, { train: false }));
+  assertNotEquals(one.data.pof, norms(true, { train: false }));
 });
