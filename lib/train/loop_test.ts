@@ -3,7 +3,7 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { useBackend } from "../backend.ts";
 import { Rng } from "../rng.ts";
 import type { Model } from "../models/model.ts";
-import type { Method, StepMetrics, TrainState } from "./method.ts";
+import type { Method, StepMetrics, TrainState } from "../optim/method.ts";
 import { trainEpoch } from "./loop.ts";
 
 await useBackend("cpu");
