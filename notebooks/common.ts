@@ -369,7 +369,9 @@ export interface OurTable1Entry {
  * if (e[0].paperEpoch !== 210 || e[0].errors[1] !== 6) throw new Error();
  * ```
  */
-export function table1Entries(data: Table1Json): OurTable1Entry[] {
+export function table1Entries(
+  data: Pick<Table1Json, "rows">,
+): OurTable1Entry[] {
   return data.rows.map(({ dataset, method, epoch, paperEpoch, errors }) => ({
     dataset,
     method,
@@ -423,13 +425,13 @@ export function table1Rows(entries: OurTable1Entry[]): {
  * @example
  * ```ts
  * import { fig4Curves } from "./common.ts";
- * const c = fig4Curves({ dataset: "d", switchEpoch: 1, zoom: [1, 2], curves: [
+ * const c = fig4Curves({ curves: [
  *   { method: "sam", points: [{ epoch: 1, error: [9, 10] }] },
  *   { method: "pof", points: [{ epoch: 2, error: [8] }] }] });
  * if (c.length !== 2 || c[1].points[0].epoch !== 2) throw new Error();
  * ```
  */
-export function fig4Curves(data: Fig4Json): ErrorCurve[] {
+export function fig4Curves(data: Pick<Fig4Json, "curves">): ErrorCurve[] {
   return data.curves;
 }
 
@@ -456,13 +458,12 @@ export function table2Seconds(
  * @example
  * ```ts
  * import { finetuneErrors } from "./common.ts";
- * const f = finetuneErrors({ dataset: "d", pofEpoch: 2, finetuneEpochs: 1,
- *   before: [5, 6], after: [5.5, 6], difference: [0.5, 0] });
+ * const f = finetuneErrors({ before: [5, 6], after: [5.5, 6] });
  * if (f.finetune[0] !== 5.5 || f.pof[1] !== 6) throw new Error();
  * ```
  */
 export function finetuneErrors(
-  data: FinetuneJson,
+  data: Pick<FinetuneJson, "before" | "after">,
 ): { pof: number[]; finetune: number[] } {
   return { pof: data.before, finetune: data.after };
 }
