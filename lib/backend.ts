@@ -221,6 +221,14 @@ export async function restoreIsNullOrUndefined(): Promise<boolean> {
   return true;
 }
 
+// One literal specifier per package, so that `deno publish` and `deno check`
+// can analyze them; each is imported only when its addon is installed.
+const TENSORFLOW_IMPORTS: Record<TensorflowPackage, () => Promise<unknown>> = {
+  "@tensorflow/tfjs-node-gpu": () =>
+    import("npm:@tensorflow/tfjs-node-gpu@4.22.0"),
+  "@tensorflow/tfjs-node": () => import("npm:@tensorflow/tfjs-node@4.22.0"),
+};
+
 async function loadTensorflow(): Promise<string> {
   await restoreIsNullOrUndefined();
   const errors: string[] = [];
@@ -237,8 +245,7 @@ async function loadTensorflow(): Promise<string> {
       continue;
     }
     try {
-      // Specifiers are built at run time so that nothing is fetched unless chosen.
-      await import(`npm:${pkg}@${TFJS_VERSION}`);
+      await TENSORFLOW_IMPORTS[pkg]();
       if (tf.findBackend("tensorflow")) return `${pkg}@${TFJS_VERSION}`;
       errors.push(`${pkg}: loaded but registered no "tensorflow" backend`);
     } catch (e) {
