@@ -13,6 +13,7 @@ async function task(args: string[]) {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["task", ...args],
     cwd: ROOT,
+    env: { NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -22,8 +23,20 @@ async function task(args: string[]) {
     out.success,
     `deno task ${args.join(" ")} failed:\n${text.slice(-4000)}`,
   );
+  const stderr = new TextDecoder().decode(out.stderr);
+  // Quiet console: every stderr line is ours ("<preset|target|run id>: ..."),
+  // apart from deno task's echo of the command; a dependency's warning (such
+  // as the DEP0040 punycode one vega's Node build used to print) fails this.
+  const foreign = stderr.split("\n").filter((l) =>
+    l.trim() !== "" && !l.startsWith("Task ") && !OURS.test(l)
+  );
+  assertEquals(foreign, [], `stderr lines that are not ours:\n${stderr}`);
   return new TextDecoder().decode(out.stdout);
 }
+
+/** The prefixes of this project's own stderr lines. */
+const OURS =
+  /^(smoke|quick|paper|backend|fig[1-6]|table[12]|finetune|[a-z0-9.-]+-[0-9a-f]{12}): /;
 
 Deno.test("deno task repro:all --preset smoke writes every target's files", async () => {
   const out = await Deno.makeTempDir({ prefix: "repro-smoke-" });

@@ -110,7 +110,7 @@ export const target: Target = {
           error: curves.map((cs) => cs[c.i].finetune),
         })),
       },
-    ], { switchEpoch: startFt });
+    ], { switchEpoch: startFt, switchLabel: "fine-tuning starts" });
     const files = [
       await writeTargetJson(
         ctx,
