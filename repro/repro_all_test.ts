@@ -6,6 +6,7 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { TARGET_NAMES } from "./target.ts";
+import { RESULT_FIELDS } from "../notebooks/common.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -65,6 +66,8 @@ Deno.test("deno task repro:all --preset smoke writes every target's files", asyn
       json.provenance.gitCommit,
     );
     assert(json.data !== undefined, `${t}.json has no data`);
+    // What the notebooks require of a current result file is what we write.
+    for (const f of RESULT_FIELDS[t]) assert(f in json.data, `${t}: ${f}`);
     const svgs = files.filter((f) => f.startsWith(t) && f.endsWith(".svg"));
     assert(svgs.length >= 1, `${t}: no SVG (files: ${files.join(", ")})`);
     for (const s of svgs) {
