@@ -295,6 +295,18 @@ function describeDevice(backend: string): string {
 }
 
 /**
+ * tfjs-backend-cpu prints "Hi, looks like you are running TensorFlow.js in
+ * Node.js ... install our node backend" to stderr on its first tensor. Here
+ * the backend is a deliberate choice (`auto` already takes libtensorflow when
+ * it is installed, and the message's advice does not apply under Deno), so
+ * that one message is switched off; tfjs's other warnings still print.
+ */
+function muteCpuBackendAdvice(): void {
+  const cpu = tf.findBackend("cpu") as { firstUse?: boolean } | null;
+  if (cpu && typeof cpu.firstUse === "boolean") cpu.firstUse = false;
+}
+
+/**
  * Activates a backend and returns what was chosen.
  *
  * @example
@@ -332,6 +344,7 @@ export async function useBackend(
     throw new BackendUnavailableError(`tf.setBackend("${chosen}") failed`);
   }
   await tf.ready();
+  muteCpuBackendAdvice();
   const projectKernels = registerProjectKernels(chosen);
   current = {
     requested: name,

@@ -2,8 +2,9 @@
  * `deno task notebooks`: the output checker and the command line (fast), and
  * the real thing: every notebook executed under the Deno Jupyter kernel in
  * the smoke preset (slow: it runs every target's smoke preset once, into a
- * temporary results folder). Set POF_SKIP_NOTEBOOKS=1 to skip the latter on
- * a machine without Jupyter (CI installs it: see tools/install.sh).
+ * temporary results folder). On a machine without Jupyter the latter is
+ * skipped with one line saying how to install it (never under
+ * POF_REQUIRE_ALL=1, which CI sets; tools/install.sh installs Jupyter).
  */
 import {
   assert,
@@ -21,6 +22,7 @@ import {
   parseNotebookCli,
   runNotebooks,
 } from "./run_notebooks.ts";
+import { JUPYTER, testNeeding } from "../tests/helpers/optional.ts";
 
 const SVG = `<svg xmlns="http://www.w3.org/2000/svg">${
   "<g/>".repeat(60)
@@ -195,9 +197,8 @@ Deno.test("every notebook's code type-checks as one module", async () => {
   await Deno.remove(tmp, { recursive: true });
 });
 
-Deno.test({
+await testNeeding(JUPYTER, {
   name: "every notebook executes under the Deno kernel in the smoke preset",
-  ignore: Deno.env.get("POF_SKIP_NOTEBOOKS") === "1",
   async fn() {
     const tmp = await Deno.makeTempDir({ prefix: "pof-notebooks-" });
     const lines: string[] = [];
