@@ -228,6 +228,38 @@ function versions(): Record<string, string> {
 }
 
 /**
+ * Creates `path` (with its parents) and checks that this process can write
+ * there, by writing and removing an empty probe file. Throws a
+ * {@link UsageError} whose one line names the flag, the path and the OS error.
+ *
+ * @example
+ * ```ts
+ * import { ensureWritableDir } from "./main.ts";
+ * const file = await Deno.makeTempFile();
+ * try { await ensureWritableDir(`${file}/out`, "--out"); throw new Error("accepted"); }
+ * catch (e) { if (!(e as Error).message.startsWith(`--out ${file}/out: cannot`)) throw e; }
+ * ```
+ */
+export async function ensureWritableDir(
+  path: string,
+  flag: string,
+): Promise<void> {
+  try {
+    await Deno.mkdir(path, { recursive: true });
+    const probe = `${path}/.pof-write-probe-${Deno.pid}`;
+    await Deno.writeFile(probe, new Uint8Array(0));
+    await Deno.remove(probe);
+  } catch (e) {
+    const err = e as Error;
+    throw new UsageError(
+      `${flag} ${path}: cannot create or write this folder (${err.name}: ${
+        err.message.split("\n")[0]
+      })`,
+    );
+  }
+}
+
+/**
  * Runs the command line; returns the exit code.
  *
  * @example
@@ -251,6 +283,16 @@ export async function main(args: string[]): Promise<number> {
       return 2;
     }
     throw e;
+  }
+  try {
+    await ensureWritableDir(options.out, "--out");
+    if (options.dataDir !== undefined) {
+      await ensureWritableDir(options.dataDir, "--data-dir");
+    }
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`error: ${e.message}`);
+    return 2;
   }
   if (options.dataDir !== undefined) {
     // The runs load their data through lib/data, which reads POF_DATA_DIR.
