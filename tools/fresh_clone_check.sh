@@ -57,6 +57,9 @@ if ! "${hidden[@]}" deno task repro:all --preset smoke >"$TMP/repro.log" 2>&1; t
 fi
 grep -q "^Summary (preset smoke" "$TMP/repro.log" || fail "repro:all printed no summary"
 echo "fresh-clone: repro:all --preset smoke done in $((SECONDS - t0)) s"
+# First use changed no tracked file (deno.lock stays as committed).
+changed="$(git status --porcelain --untracked-files=no)"
+[ -z "$changed" ] || fail "repro:all changed tracked files: $changed"
 
 # The test files whose tests need Jupyter, Debian's dataset, lavapipe.
 FILES=(lib/backend_test.ts lib/data/datasets_test.ts tools/run_notebooks_test.ts)
