@@ -198,6 +198,46 @@ Deno.test("every notebook's code type-checks as one module", async () => {
 });
 
 await testNeeding(JUPYTER, {
+  name:
+    "findPython registers the Deno kernel on first use when Jupyter is there (a fresh HOME)",
+  async fn() {
+    const home = await Deno.makeTempDir({ prefix: "pof-home-" });
+    const script = `
+      import { findPython, probeJupyter } from "./tools/run_notebooks.ts";
+      const before = await probeJupyter();
+      const lines = [];
+      const py = await findPython((l) => lines.push(l));
+      const after = await probeJupyter();
+      console.log(JSON.stringify({ before: before.kernel, lines, py, after: after.kernel }));
+    `;
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        "--import-map=tools/offline_import_map.json",
+        script,
+      ],
+      cwd: new URL("..", import.meta.url).pathname,
+      env: { HOME: home, XDG_DATA_HOME: `${home}/.local/share` },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const out = new TextDecoder().decode(r.stdout).trim().split("\n").pop()!;
+    assertEquals(r.code, 0, new TextDecoder().decode(r.stderr));
+    const got = JSON.parse(out);
+    assertEquals(got.before, false);
+    assertEquals(got.after, true);
+    assertEquals(got.lines, [
+      "notebooks: registering the Deno Jupyter kernel (deno jupyter --install)",
+    ]);
+    assert(
+      Deno.statSync(`${home}/.local/share/jupyter/kernels/deno/kernel.json`)
+        .isFile,
+    );
+    await Deno.remove(home, { recursive: true });
+  },
+});
+
+await testNeeding(JUPYTER, {
   name: "every notebook executes under the Deno kernel in the smoke preset",
   async fn() {
     const tmp = await Deno.makeTempDir({ prefix: "pof-notebooks-" });
