@@ -56,6 +56,10 @@ if ! "${hidden[@]}" deno task repro:all --preset smoke >"$TMP/repro.log" 2>&1; t
   fail "deno task repro:all --preset smoke exited non-zero"
 fi
 grep -q "^Summary (preset smoke" "$TMP/repro.log" || fail "repro:all printed no summary"
+# Quiet first run: no dependency warning, no install-script box.
+for noise in "DeprecationWarning" "Ignored build scripts" "Hi, looks like"; do
+  if grep -q "$noise" "$TMP/repro.log"; then fail "repro:all printed '$noise'"; fi
+done
 echo "fresh-clone: repro:all --preset smoke done in $((SECONDS - t0)) s"
 # First use changed no tracked file (deno.lock stays as committed).
 changed="$(git status --porcelain --untracked-files=no)"
