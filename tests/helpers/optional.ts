@@ -11,7 +11,6 @@
  *
  * @module
  */
-import { probeJupyter } from "../../tools/run_notebooks.ts";
 import { debianFashionDir } from "../../lib/data/dataset_registry.ts";
 
 /** A component a test may need. */
@@ -29,7 +28,11 @@ export const JUPYTER: Component = {
   name: "Jupyter (python3 with nbclient)",
   install:
     "sudo apt-get install jupyter-client python3-nbclient python3-ipykernel",
-  present: async () => (await probeJupyter()).python !== null,
+  present: async () => {
+    // Loaded here only: the lib tests that use this module need no tools/.
+    const { probeJupyter } = await import("../../tools/run_notebooks.ts");
+    return (await probeJupyter()).python !== null;
+  },
 };
 
 /** Debian's copy of Fashion-MNIST. */
