@@ -134,11 +134,14 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /**
- * The top-level `data` fields each target's result file has in this version
- * of the project (repro/repro_all_test.ts checks them against fresh output).
+ * The top-level `data` fields of each target's result file that this version
+ * of the project needs (each a key of that target's exported type, checked
+ * by the compiler; repro/repro_all_test.ts checks them against fresh output).
  * A file without one of them was written by an older version.
  */
-export const RESULT_FIELDS: Readonly<Record<string, readonly string[]>> = {
+export const RESULT_FIELDS: {
+  readonly [K in keyof TargetJson]: readonly (keyof TargetJson[K] & string)[];
+} = {
   fig1: ["claims", "config", "flatWidth", "landscape", "layers", "perSeed"],
   fig2: ["claims", "eigIndexCounts", "perSeed", "xiTest", "xiTrain"],
   fig4: ["curves", "dataset", "switchEpoch", "zoom"],
@@ -189,8 +192,9 @@ export function checkResultFields(
   data: unknown,
   where: { path: string; preset: string },
 ): void {
-  const need = RESULT_FIELDS[target] ?? [];
-  const have = data && typeof data === "object" ? data as Json : {};
+  const need: readonly string[] =
+    RESULT_FIELDS[target as keyof TargetJson] ?? [];
+  const have = data && typeof data === "object" ? data : {};
   const missing = need.filter((f) => !(f in have));
   if (missing.length === 0) return;
   const dir = where.path.slice(0, where.path.lastIndexOf("/"));

@@ -53,7 +53,7 @@ Deno.test("a current fig4.json loads", async () => {
   };
   const dir = await resultsWith(data);
   try {
-    const r = await loadTarget<typeof data>(
+    const r = await loadTarget(
       "fig4",
       notebookSettings({ preset: "quick", resultsDir: dir }),
     );

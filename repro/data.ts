@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { ensureWritableDir } from "./main.ts";
+import { ensureWritableDir } from "./cli.ts";
 import { parseArgs } from "@std/cli";
 import { loadDataset } from "../lib/data/datasets.ts";
 import { DATASET_NAMES, datasetInfo } from "../lib/data/dataset_registry.ts";

@@ -22,14 +22,20 @@ import { formatDuration, ProgressBar } from "../lib/train/progress.ts";
 import { buildRun, modelFor, runWork } from "../lib/train/build.ts";
 import { withCachedDatasets } from "./presets.ts";
 import { resolveCacheDir } from "../lib/data/dataset_cache.ts";
-import {
-  type Provenance,
-  type RunStore,
-  type Target,
-  type TargetName,
-  type TargetOutput,
+import type {
+  Provenance,
+  RunStore,
+  Target,
+  TargetName,
+  TargetOutput,
 } from "./target.ts";
-import { type CliOptions, HELP, parseCli, UsageError } from "./cli.ts";
+import {
+  type CliOptions,
+  ensureWritableDir,
+  HELP,
+  parseCli,
+  UsageError,
+} from "./cli.ts";
 
 /** Parsed command line. */
 /**
@@ -225,38 +231,6 @@ function versions(): Record<string, string> {
     typescript: Deno.version.typescript,
     tfjs: "4.22.0",
   };
-}
-
-/**
- * Creates `path` (with its parents) and checks that this process can write
- * there, by writing and removing an empty probe file. Throws a
- * {@link UsageError} whose one line names the flag, the path and the OS error.
- *
- * @example
- * ```ts
- * import { ensureWritableDir } from "./main.ts";
- * const file = await Deno.makeTempFile();
- * try { await ensureWritableDir(`${file}/out`, "--out"); throw new Error("accepted"); }
- * catch (e) { if (!(e as Error).message.startsWith(`--out ${file}/out: cannot`)) throw e; }
- * ```
- */
-export async function ensureWritableDir(
-  path: string,
-  flag: string,
-): Promise<void> {
-  try {
-    await Deno.mkdir(path, { recursive: true });
-    const probe = `${path}/.pof-write-probe-${Deno.pid}`;
-    await Deno.writeFile(probe, new Uint8Array(0));
-    await Deno.remove(probe);
-  } catch (e) {
-    const err = e as Error;
-    throw new UsageError(
-      `${flag} ${path}: cannot create or write this folder (${err.name}: ${
-        err.message.split("\n")[0]
-      })`,
-    );
-  }
 }
 
 /**

@@ -40,7 +40,7 @@ import {
   truncateMetrics,
 } from "./metrics_log.ts";
 import { trainEpoch } from "./loop.ts";
-import { type EvalData, type TrainData } from "../data/batch.ts";
+import type { EvalData, TrainData } from "../data/batch.ts";
 import { formatDuration, type ProgressBar } from "./progress.ts";
 import {
   readLock,
