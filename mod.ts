@@ -177,7 +177,6 @@ export {
   syntheticImages,
   type SyntheticImagesOptions,
 } from "./lib/data/synthetic_images.ts";
-export {} from "./lib/data/download.ts";
 export {
   type ToyData,
   toyData,
@@ -264,9 +263,12 @@ export {
 export { evaluate, NonFiniteLossError, trainEpoch } from "./lib/train/loop.ts";
 export {
   type Checkpoint,
+  CorruptCheckpointError,
   latestCheckpoint,
+  type LatestValid,
   listCheckpoints,
   loadCheckpoint,
+  loadLatestValidCheckpoint,
   saveCheckpoint,
 } from "./lib/train/checkpoint.ts";
 export { type EpochRecord, readMetrics } from "./lib/train/metrics_log.ts";

@@ -221,6 +221,14 @@ export async function restoreIsNullOrUndefined(): Promise<boolean> {
   return true;
 }
 
+// One literal specifier per package, so that `deno publish` and `deno check`
+// can analyze them; each is imported only when its addon is installed.
+const TENSORFLOW_IMPORTS: Record<TensorflowPackage, () => Promise<unknown>> = {
+  "@tensorflow/tfjs-node-gpu": () =>
+    import("npm:@tensorflow/tfjs-node-gpu@4.22.0"),
+  "@tensorflow/tfjs-node": () => import("npm:@tensorflow/tfjs-node@4.22.0"),
+};
+
 async function loadTensorflow(): Promise<string> {
   await restoreIsNullOrUndefined();
   const errors: string[] = [];
@@ -237,8 +245,7 @@ async function loadTensorflow(): Promise<string> {
       continue;
     }
     try {
-      // Specifiers are built at run time so that nothing is fetched unless chosen.
-      await import(`npm:${pkg}@${TFJS_VERSION}`);
+      await TENSORFLOW_IMPORTS[pkg]();
       if (tf.findBackend("tensorflow")) return `${pkg}@${TFJS_VERSION}`;
       errors.push(`${pkg}: loaded but registered no "tensorflow" backend`);
     } catch (e) {
@@ -288,6 +295,18 @@ function describeDevice(backend: string): string {
 }
 
 /**
+ * tfjs-backend-cpu prints "Hi, looks like you are running TensorFlow.js in
+ * Node.js ... install our node backend" to stderr on its first tensor. Here
+ * the backend is a deliberate choice (`auto` already takes libtensorflow when
+ * it is installed, and the message's advice does not apply under Deno), so
+ * that one message is switched off; tfjs's other warnings still print.
+ */
+function muteCpuBackendAdvice(): void {
+  const cpu = tf.findBackend("cpu") as { firstUse?: boolean } | null;
+  if (cpu && typeof cpu.firstUse === "boolean") cpu.firstUse = false;
+}
+
+/**
  * Activates a backend and returns what was chosen.
  *
  * @example
@@ -325,6 +344,7 @@ export async function useBackend(
     throw new BackendUnavailableError(`tf.setBackend("${chosen}") failed`);
   }
   await tf.ready();
+  muteCpuBackendAdvice();
   const projectKernels = registerProjectKernels(chosen);
   current = {
     requested: name,

@@ -18,6 +18,7 @@ import {
   TFJS_VERSION,
   useBackend,
 } from "./backend.ts";
+import { LAVAPIPE, testNeeding } from "../tests/helpers/optional.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -211,4 +212,47 @@ Deno.test("restoreIsNullOrUndefined installs a correct util.isNullOrUndefined", 
   assertEquals(util.isNullOrUndefined(""), false);
   // A second call finds it present and changes nothing.
   assertEquals(await restoreIsNullOrUndefined(), false);
+});
+
+await testNeeding(LAVAPIPE, {
+  name:
+    "useBackend: webgpu (lavapipe on a CPU-only machine) computes a matmul and a conv like cpu",
+  async fn() {
+    const x = Float32Array.from(
+      { length: 2 * 5 * 5 * 3 },
+      (_, i) => Math.sin(i),
+    );
+    const w = Float32Array.from(
+      { length: 3 * 3 * 3 * 4 },
+      (_, i) => Math.cos(i),
+    );
+    const run = () => {
+      const xt = tf.tensor4d(x, [2, 5, 5, 3]);
+      const wt = tf.tensor4d(w, [3, 3, 3, 4]);
+      const a = tf.tensor2d([[1, 2], [3, 4]]);
+      const out = [
+        tf.conv2d(xt, wt, 1, "same"),
+        tf.matMul(a, a),
+      ];
+      tf.dispose([xt, wt, a]);
+      return out;
+    };
+    try {
+      const info = await useBackend("webgpu");
+      assertEquals(info.backend, "webgpu");
+      const [conv, mm] = run();
+      const gpu = [await conv.data(), await mm.data()];
+      tf.dispose([conv, mm]);
+      await useBackend("cpu");
+      const [conv2, mm2] = run();
+      const cpu = [conv2.dataSync(), mm2.dataSync()];
+      tf.dispose([conv2, mm2]);
+      assertEquals([...gpu[1]], [7, 10, 15, 22]);
+      for (let i = 0; i < cpu[0].length; i++) {
+        assert(Math.abs(gpu[0][i] - cpu[0][i]) < 1e-4, `conv[${i}]`);
+      }
+    } finally {
+      await useBackend("cpu");
+    }
+  },
 });

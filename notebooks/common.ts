@@ -148,6 +148,86 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /**
+ * The top-level `data` fields of each target's result file that this version
+ * of the project needs (each a key of that target's exported type, checked
+ * by the compiler; repro/repro_all_test.ts checks them against fresh output).
+ * A file without one of them was written by an older version.
+ */
+export const RESULT_FIELDS: {
+  readonly [K in keyof TargetJson]: readonly (keyof TargetJson[K] & string)[];
+} = {
+  fig1: ["claims", "config", "flatWidth", "landscape", "layers", "perSeed"],
+  fig2: [
+    "claims",
+    "eigIndexCounts",
+    "eigIndexCountsRegularised",
+    "perSeed",
+    "xiTest",
+    "xiTrain",
+  ],
+  fig4: ["curves", "dataset", "switchEpoch", "trainLoss", "zoom"],
+  fig5: ["dataset", "perSeed", "pofEpoch", "samEpoch", "test", "train"],
+  fig6: ["dataset", "perSeed", "pof", "sam", "sgd", "sources"],
+  table1: ["pofRuns", "rows"],
+  table2: ["pofStart", "ratioToSgd", "secondsPerEpoch"],
+  finetune: ["after", "before", "dataset", "difference", "from"],
+};
+
+/**
+ * A result file written by an older version of the project: its message is
+ * one line naming the file, the missing fields and the command that rewrites
+ * it, and it prints without a stack trace.
+ *
+ * @example
+ * ```ts
+ * import { StaleResultError } from "./common.ts";
+ * const e = new StaleResultError("fig4.json lacks curves");
+ * if (e.stack !== "StaleResultError: fig4.json lacks curves") throw new Error(e.stack);
+ * ```
+ */
+export class StaleResultError extends Error {
+  override name = "StaleResultError";
+  constructor(message: string) {
+    super(message);
+    this.stack = `${this.name}: ${message}`;
+  }
+}
+
+/**
+ * Throws {@link StaleResultError} when `data` (a result file's `data` field)
+ * lacks a field that this version's `target` writes ({@link RESULT_FIELDS}).
+ *
+ * @example
+ * ```ts
+ * import { checkResultFields } from "./common.ts";
+ * try {
+ *   checkResultFields("fig4", { curves: [] }, { path: "results/quick/fig4.json", preset: "quick" });
+ *   throw new Error("accepted");
+ * } catch (e) {
+ *   if (!(e as Error).message.includes("re-run `deno task repro fig4 --preset quick")) throw e;
+ * }
+ * ```
+ */
+export function checkResultFields(
+  target: string,
+  data: unknown,
+  where: { path: string; preset: string },
+): void {
+  const need: readonly string[] =
+    RESULT_FIELDS[target as keyof TargetJson] ?? [];
+  const have = data && typeof data === "object" ? data : {};
+  const missing = need.filter((f) => !(f in have));
+  if (missing.length === 0) return;
+  const dir = where.path.slice(0, where.path.lastIndexOf("/"));
+  const out = dir === `${ROOT}/results/${where.preset}` ? "" : ` --out ${dir}`;
+  throw new StaleResultError(
+    `${where.path} was written by an older version of this project (its data lacks ${
+      missing.join(", ")
+    }): re-run \`deno task repro ${target} --preset ${where.preset}${out}\``,
+  );
+}
+
+/**
  * Reads `<resultsDir>/<target>.json`; when it is missing, uses
  * `<smokeDir>/<target>.json`, running `repro/main.ts <target> --preset
  * smoke` first if that is missing too. Says in the notebook where the numbers
@@ -214,6 +294,7 @@ export async function loadTarget<K extends keyof TargetJson>(
   if (!json || typeof json !== "object" || !("data" in json)) {
     throw new Error(`${path} has no "data" field: not a repro result file`);
   }
+  checkResultFields(target, json.data, { path, preset });
   if (fellBack) {
     await displayMarkdown(
       `> **Note.** No \`${s.preset}\` results for \`${target}\` in \`${s.resultsDir}\`; ` +

@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { ensureWritableDir } from "./cli.ts";
 import { parseArgs } from "@std/cli";
 import { loadDataset } from "../lib/data/datasets.ts";
 import { DATASET_NAMES, datasetInfo } from "../lib/data/dataset_registry.ts";
@@ -72,6 +73,14 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   const cacheDir = resolveCacheDir(a["data-dir"]);
+  if (a["data-dir"] !== undefined) {
+    try {
+      await ensureWritableDir(cacheDir, "--data-dir");
+    } catch (e) {
+      console.error(`error: ${(e as Error).message}`);
+      return 2;
+    }
+  }
   try {
     for (const raw of a._) {
       const info = datasetInfo(String(raw));

@@ -57,3 +57,30 @@ Deno.test("deno task data: offline and missing -> exit 1 with a one-line error; 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("deno task data --data-dir that cannot be created: exit 2, one line with the path and the OS error", async () => {
+  const file = await Deno.makeTempFile();
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--import-map=tools/offline_import_map.json",
+      "repro/data.ts",
+      "synthetic-images",
+      "--data-dir",
+      `${file}/data`,
+    ],
+    cwd: new URL("..", import.meta.url).pathname,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(r.stderr).trim();
+  assertEquals(r.code, 2, err);
+  assertEquals(err.split("\n").length, 1, err);
+  assertStringIncludes(
+    err,
+    `error: --data-dir ${file}/data: cannot create or write`,
+  );
+  assertStringIncludes(err, "(os error ");
+  await Deno.remove(file);
+});

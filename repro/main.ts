@@ -22,14 +22,20 @@ import { formatDuration, ProgressBar } from "../lib/train/progress.ts";
 import { buildRun, modelFor, runWork } from "../lib/train/build.ts";
 import { withCachedDatasets } from "./presets.ts";
 import { resolveCacheDir } from "../lib/data/dataset_cache.ts";
-import {
-  type Provenance,
-  type RunStore,
-  type Target,
-  type TargetName,
-  type TargetOutput,
+import type {
+  Provenance,
+  RunStore,
+  Target,
+  TargetName,
+  TargetOutput,
 } from "./target.ts";
-import { type CliOptions, HELP, parseCli, UsageError } from "./cli.ts";
+import {
+  type CliOptions,
+  ensureWritableDir,
+  HELP,
+  parseCli,
+  UsageError,
+} from "./cli.ts";
 
 /** Parsed command line. */
 /**
@@ -251,6 +257,16 @@ export async function main(args: string[]): Promise<number> {
       return 2;
     }
     throw e;
+  }
+  try {
+    await ensureWritableDir(options.out, "--out");
+    if (options.dataDir !== undefined) {
+      await ensureWritableDir(options.dataDir, "--data-dir");
+    }
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`error: ${e.message}`);
+    return 2;
   }
   if (options.dataDir !== undefined) {
     // The runs load their data through lib/data, which reads POF_DATA_DIR.

@@ -153,6 +153,42 @@ Deno.test("the CLI exits 2 with one error line on a bad flag, 0 with --help", as
   assertStringIncludes(help.stdout, "--dry-run");
 });
 
+Deno.test("--out / --data-dir that cannot be created or written: exit 2, one line with the path and the OS error", async () => {
+  const file = await Deno.makeTempFile({ prefix: "pof-not-a-dir-" });
+  const cases: [string, string[]][] = [
+    ["--out", ["fig4", "--preset", "smoke", "--out", `${file}/out`]],
+    ["--data-dir", [
+      "fig4",
+      "--preset",
+      "smoke",
+      "--out",
+      await Deno.makeTempDir(),
+      "--data-dir",
+      `${file}/data`,
+    ]],
+  ];
+  if (Deno.uid() !== 0) {
+    // A folder without write permission (root would write it anyway).
+    const ro = await Deno.makeTempDir();
+    await Deno.chmod(ro, 0o555);
+    cases.push(["--out", ["fig4", "--preset", "smoke", "--out", ro]]);
+  }
+  for (const [flag, args] of cases) {
+    const r = await cli(args);
+    const path = args[args.indexOf(flag) + 1];
+    assertEquals(r.code, 2, r.stderr);
+    const lines = r.stderr.trim().split("\n");
+    assertEquals(lines.length, 1, r.stderr);
+    assert(
+      lines[0].startsWith(`error: ${flag} ${path}: cannot create or write`),
+      lines[0],
+    );
+    assert(/\(os error \d+\)/.test(lines[0]), lines[0]);
+    assert(!r.stderr.includes("    at "), r.stderr);
+  }
+  await Deno.remove(file);
+});
+
 Deno.test("--dry-run lists the paper's Table 1 runs once each with the work estimate", async () => {
   const out = await Deno.makeTempDir();
   const options = parseCli([

@@ -6,6 +6,7 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { TARGET_NAMES } from "./target.ts";
+import { RESULT_FIELDS } from "../notebooks/common.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -13,6 +14,7 @@ async function task(args: string[]) {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["task", ...args],
     cwd: ROOT,
+    env: { NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -22,8 +24,20 @@ async function task(args: string[]) {
     out.success,
     `deno task ${args.join(" ")} failed:\n${text.slice(-4000)}`,
   );
+  const stderr = new TextDecoder().decode(out.stderr);
+  // Quiet console: every stderr line is ours ("<preset|target|run id>: ..."),
+  // apart from deno task's echo of the command; a dependency's warning (such
+  // as the DEP0040 punycode one vega's Node build used to print) fails this.
+  const foreign = stderr.split("\n").filter((l) =>
+    l.trim() !== "" && !l.startsWith("Task ") && !OURS.test(l)
+  );
+  assertEquals(foreign, [], `stderr lines that are not ours:\n${stderr}`);
   return new TextDecoder().decode(out.stdout);
 }
+
+/** The prefixes of this project's own stderr lines. */
+const OURS =
+  /^(smoke|quick|paper|backend|fig[1-6]|table[12]|finetune|[a-z0-9.-]+-[0-9a-f]{12}): /;
 
 Deno.test("deno task repro:all --preset smoke writes every target's files", async () => {
   const out = await Deno.makeTempDir({ prefix: "repro-smoke-" });
@@ -52,6 +66,8 @@ Deno.test("deno task repro:all --preset smoke writes every target's files", asyn
       json.provenance.gitCommit,
     );
     assert(json.data !== undefined, `${t}.json has no data`);
+    // What the notebooks require of a current result file is what we write.
+    for (const f of RESULT_FIELDS[t]) assert(f in json.data, `${t}: ${f}`);
     const svgs = files.filter((f) => f.startsWith(t) && f.endsWith(".svg"));
     assert(svgs.length >= 1, `${t}: no SVG (files: ${files.join(", ")})`);
     for (const s of svgs) {

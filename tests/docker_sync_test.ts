@@ -166,6 +166,12 @@ Deno.test(".ci/run runs the same script without the CUDA-only parts, then check 
   const check = ci.indexOf("deno task check");
   const test = ci.indexOf("deno task test");
   assert(check > 0 && test > check);
+  // Nothing is skipped in CI; then the Quick start in a clean clone.
+  const run = ci.indexOf("\ndeno task test ");
+  const require = ci.indexOf("\nexport POF_REQUIRE_ALL=1\n");
+  assert(require > 0 && require < run, "POF_REQUIRE_ALL=1 before the tests");
+  const fresh = ci.indexOf("if ! bash tools/fresh_clone_check.sh");
+  assert(fresh > run, "the fresh-clone check runs after the tests");
 });
 
 Deno.test("ENV, CMD, volumes and ports of the image", () => {
@@ -207,7 +213,9 @@ Deno.test("ENV, CMD, volumes and ports of the image", () => {
 });
 
 Deno.test("the shell scripts parse, and install.sh rejects an unknown option by name", async () => {
-  for (const f of ["tools/install.sh", ".ci/run"]) {
+  for (
+    const f of ["tools/install.sh", ".ci/run", "tools/fresh_clone_check.sh"]
+  ) {
     const out = await new Deno.Command("bash", {
       args: ["-n", new URL(f, ROOT).pathname],
       stderr: "piped",

@@ -303,9 +303,10 @@ print(json.dumps({"error": err}))
 
 const PROBE_PY = `
 import nbclient, nbformat
+print("nbclient ok")
 from jupyter_client.kernelspec import KernelSpecManager
 KernelSpecManager().get_kernel_spec("deno")
-print("ok")
+print("kernel ok")
 `;
 
 async function executeAndCheck(
@@ -369,10 +370,69 @@ async function run(
   }
 }
 
+/** The command that installs Jupyter's Python side (root needed). */
+export const JUPYTER_INSTALL =
+  "sudo apt-get install jupyter-client python3-nbclient python3-ipykernel (or pip install nbclient ipykernel)";
+
 /**
- * Finds a Python with nbclient and the `deno` kernel registered: `$PYTHON`
- * if set, else `/usr/bin/python3`, else `python3`. Throws a message saying
- * what to install when none works.
+ * The Pythons to try: `$PYTHON` if set, else every `python3` on `PATH` in
+ * order (so a pyenv shim without Jupyter does not hide the system's).
+ */
+function pythonCandidates(): string[] {
+  const env = Deno.env.get("PYTHON");
+  if (env) return [env];
+  const out: string[] = [];
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (!dir) continue;
+    try {
+      if (Deno.statSync(`${dir}/python3`).isFile) out.push(`${dir}/python3`);
+    } catch { /* not here */ }
+  }
+  return out;
+}
+
+/** What {@link probeJupyter} found. */
+export interface JupyterProbe {
+  /** A Python with nbclient, or null. */
+  python: string | null;
+  /** Whether that Python sees the Deno kernel. */
+  kernel: boolean;
+  /** Why each candidate failed. */
+  tried: string[];
+}
+
+/**
+ * Looks for a Python with nbclient (Jupyter) and whether it sees the `deno`
+ * kernel, without changing anything.
+ *
+ * @example
+ * ```ts
+ * import { probeJupyter } from "./run_notebooks.ts";
+ * const p = await probeJupyter();
+ * if (p.kernel && p.python === null) throw new Error();
+ * ```
+ */
+export async function probeJupyter(): Promise<JupyterProbe> {
+  const tried: string[] = [];
+  let withoutKernel: string | null = null;
+  for (const py of pythonCandidates()) {
+    const r = await run(py, ["-c", PROBE_PY]);
+    if (r.stdout.includes("kernel ok")) {
+      return { python: py, kernel: true, tried };
+    }
+    if (r.stdout.includes("nbclient ok")) withoutKernel ??= py;
+    const last = r.stderr.trim().split("\n").pop() ?? "";
+    tried.push(`${py}: ${last}`);
+  }
+  if (tried.length === 0) tried.push("no python3 on PATH");
+  return { python: withoutKernel, kernel: false, tried };
+}
+
+/**
+ * Finds a Python with nbclient and the `deno` kernel registered. When
+ * Jupyter is there but the kernel is not, registers it first (`deno jupyter
+ * --install`: the user's kernelspec folder, no root), saying so through
+ * `log`. Throws a message saying what to install when there is no Jupyter.
  *
  * @example
  * ```ts ignore
@@ -380,22 +440,27 @@ async function run(
  * console.log(await findPython());
  * ```
  */
-export async function findPython(): Promise<string> {
-  const env = Deno.env.get("PYTHON");
-  const candidates = env ? [env] : ["/usr/bin/python3", "python3"];
-  const tried: string[] = [];
-  for (const py of candidates) {
-    const r = await run(py, ["-c", PROBE_PY]);
-    if (r.code === 0 && r.stdout.includes("ok")) return py;
-    const last = r.stderr.trim().split("\n").pop() ?? "";
-    tried.push(`${py}: ${last}`);
+export async function findPython(
+  log: (line: string) => void = console.log,
+): Promise<string> {
+  let probe = await probeJupyter();
+  if (probe.python !== null && !probe.kernel) {
+    log(
+      "notebooks: registering the Deno Jupyter kernel (deno jupyter --install)",
+    );
+    const r = await run(Deno.execPath(), ["jupyter", "--install"]);
+    if (r.code !== 0) {
+      throw new Error(
+        `deno jupyter --install failed (exit ${r.code}): ${r.stderr.trim()}`,
+      );
+    }
+    probe = await probeJupyter();
   }
+  if (probe.python !== null && probe.kernel) return probe.python;
   throw new Error(
     `no Python with nbclient and the Deno kernel found (${
-      tried.join("; ")
-    }). ` +
-      "Install: apt-get install -y jupyter-client python3-nbclient python3-ipykernel " +
-      "(or pip install nbclient ipykernel), then deno jupyter --install.",
+      probe.tried.join("; ")
+    }). Install Jupyter: ${JUPYTER_INSTALL}.`,
   );
 }
 
@@ -446,7 +511,7 @@ export async function runNotebooks(
     );
   }
   await Deno.mkdir(out, { recursive: true });
-  const python = await findPython();
+  const python = await findPython(log);
   const env = {
     POF_PRESET: o.preset,
     POF_RESULTS: abs(o.results),

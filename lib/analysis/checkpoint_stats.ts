@@ -13,7 +13,7 @@
  *
  * @module
  */
-import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type {
   ApplyOptions,
   BnState,
@@ -31,7 +31,7 @@ import {
   type LineSearchOptions,
 } from "../optim/line_search.ts";
 import {
-  ClassifierCurvature,
+  type ClassifierCurvature,
   classifierQuadraticForms,
   classifierVector,
 } from "./classifier_hessian.ts";

@@ -84,6 +84,25 @@ const FASHION = [
 /** Debian's `dataset-fashion-mnist` install folder. */
 export const DEBIAN_FASHION_DIR = "/usr/share/datasets/fashion-mnist";
 
+/**
+ * Where Fashion-MNIST's Debian copy is looked for: env
+ * `POF_DEBIAN_FASHION_DIR` when set (CI points it at an empty folder to check
+ * a machine without the package), else {@link DEBIAN_FASHION_DIR}.
+ *
+ * @example
+ * ```ts
+ * import { debianFashionDir } from "./dataset_registry.ts";
+ * if (!debianFashionDir().startsWith("/")) throw new Error(debianFashionDir());
+ * ```
+ */
+export function debianFashionDir(): string {
+  try {
+    return Deno.env.get("POF_DEBIAN_FASHION_DIR") || DEBIAN_FASHION_DIR;
+  } catch {
+    return DEBIAN_FASHION_DIR; // no env permission
+  }
+}
+
 /** Metadata of every dataset. */
 export const DATASETS: Record<DatasetName, DatasetInfo> = {
   cifar10: {
@@ -212,7 +231,9 @@ export const DATASETS: Record<DatasetName, DatasetInfo> = {
         debianMd5: "0d30e22e447f3c33dab9ed536400ac01",
       },
     ],
-    localDirs: [DEBIAN_FASHION_DIR],
+    get localDirs() {
+      return [debianFashionDir()];
+    },
     classNames: [
       "T-shirt/top",
       "Trouser",

@@ -7,14 +7,14 @@ import {
 } from "@std/assert";
 import { concatImageSets } from "./image_set.ts";
 import { loadDataset } from "./datasets.ts";
-import {
-  datasetInfo,
-  DATASETS,
-  DEBIAN_FASHION_DIR,
-} from "./dataset_registry.ts";
+import { datasetInfo, DATASETS, debianFashionDir } from "./dataset_registry.ts";
 import { ensureDatasetFiles, resolveCacheDir } from "./dataset_cache.ts";
 import { DatasetError } from "./errors.ts";
 import { fabricateDataset } from "./fixture_files.ts";
+import {
+  DEBIAN_FASHION_MNIST,
+  testNeeding,
+} from "../../tests/helpers/optional.ts";
 
 /** Serves files from memory on 127.0.0.1, counting requests per path. */
 function serve(files: Record<string, Uint8Array>) {
@@ -188,10 +188,9 @@ Deno.test("loadDataset: local source folders are used in place; offline and miss
   }
 });
 
-Deno.test({
+await testNeeding(DEBIAN_FASHION_MNIST, {
   name:
     "real Fashion-MNIST from Debian's dataset-fashion-mnist: 60,000 / 10,000 images, 6,000 / 1,000 per class",
-  ignore: Deno.env.get("POF_SKIP_DEBIAN_FASHION") === "1",
   async fn() {
     const cache = await Deno.makeTempDir();
     try {
@@ -213,7 +212,7 @@ Deno.test({
         assertEquals(hist, new Array(10).fill(per));
         for (const f of d.files) {
           assertEquals(f.origin, "local");
-          assertStringIncludes(f.path, DEBIAN_FASHION_DIR);
+          assertStringIncludes(f.path, debianFashionDir());
           // recompressed by Debian: accepted through the decompressed content's SHA-256
           assertStringIncludes(f.verified, "content-sha256");
         }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ByteReader } from "./bytes.ts";
+import type { ByteReader } from "./bytes.ts";
 import { DatasetError } from "./errors.ts";
 
 /** One regular-file entry of a tar archive. */

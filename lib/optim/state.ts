@@ -6,7 +6,7 @@
  *
  * @module
  */
-import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type { Params } from "../tree.ts";
 import type { ModelParams } from "../models/model.ts";
 import type { OptState, TrainState } from "./method.ts";

@@ -458,8 +458,10 @@ export interface Fig4Options extends ChartOptions {
   zoom?: [number, number];
   /** The y-axis title (default "test error (%)"; e.g. a training-loss plot). */
   yTitle?: string;
-  /** Epoch where PoF starts (a vertical rule; paper 200). */
+  /** Epoch where PoF starts (a labelled vertical rule; paper 200). */
   switchEpoch?: number;
+  /** The label of the {@link Fig4Options.switchEpoch} rule (default "PoF starts"). */
+  switchLabel?: string;
 }
 
 function curvePanel(
@@ -481,7 +483,7 @@ function curvePanel(
         x,
         y: { field: "lo", type: "quantitative" },
         y2: { field: "hi" },
-        color: { ...methodColor(methods), legend: null },
+        color: methodColor(methods),
       },
     },
     {
@@ -499,9 +501,23 @@ function curvePanel(
     },
   ];
   if (o.switchEpoch !== undefined) {
+    const at = { values: [{ epoch: o.switchEpoch }] };
     layers.push({
-      data: { values: [{ epoch: o.switchEpoch }] },
+      data: at,
       mark: { type: "rule", strokeDash: [4, 3], color: "black" },
+      encoding: { x: { field: "epoch", type: "quantitative" } },
+    }, {
+      // A direct label, so the dashed line reads without the caption.
+      data: at,
+      mark: {
+        type: "text",
+        align: "left",
+        baseline: "top",
+        dx: 3,
+        y: 2,
+        fontSize: 10,
+        text: o.switchLabel ?? "PoF starts",
+      },
       encoding: { x: { field: "epoch", type: "quantitative" } },
     });
   }

@@ -189,14 +189,14 @@ Deno.test("fig1c / fig4 / table1: error bars are mean +- sample std", () => {
   assertAlmostEquals(paper.lo as number, 4.49, 1e-12);
 });
 
-Deno.test("fig6: log x-axis, log-spaced bins, counts add up", () => {
+Deno.test("fig6: log x-axis, log-spaced bins, counts add up", async () => {
   const data = {
     pof: [1, 10, 100, -1],
     sam: [0.01, 0.02, 0.05],
     sgd: [1e-6, 2e-6],
   };
   const spec = fig6Spec(data, { bins: 8 });
-  const vg = compileToVega(spec) as {
+  const vg = (await compileToVega(spec)) as {
     scales: { name: string; type: string }[];
   };
   assertEquals(vg.scales.find((s) => s.name === "x")!.type, "log");
@@ -262,4 +262,84 @@ Deno.test("spec builders reject bad input, naming the value", () => {
     RangeError,
     "ours.sgd",
   );
+});
+
+/** The texts of a rendered SVG's legend labels and text marks. */
+function svgLabels(svg: string): Set<string> {
+  const out = new Set<string>();
+  const groups = svg.matchAll(
+    /<g class="mark-text role-(legend-label|mark)[^"]*"[^>]*>(.*?)<\/g>/gs,
+  );
+  for (const g of groups) {
+    for (const t of g[2].matchAll(/<text[^>]*>([^<]*)<\/text>/g)) {
+      out.add(t[1].replaceAll("&gt;", ">").replaceAll("&amp;", "&"));
+    }
+  }
+  return out;
+}
+
+/** The values of every field a spec encodes by colour, stroke dash or opacity: its series. */
+function seriesNames(spec: VegaLiteSpec): Set<string> {
+  const names = new Set<string>();
+  const rows: Record<string, unknown>[] = [];
+  const fields = new Set<string>();
+  const walk = (node: unknown) => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (node === null || typeof node !== "object") return;
+    const o = node as Record<string, unknown>;
+    const data = o.data as { values?: Record<string, unknown>[] } | undefined;
+    if (data?.values) rows.push(...data.values);
+    const enc = o.encoding as Record<string, { field?: string }> | undefined;
+    for (const ch of ["color", "strokeDash", "opacity"]) {
+      const f = enc?.[ch]?.field;
+      if (f) fields.add(f);
+    }
+    Object.values(o).forEach(walk);
+  };
+  walk(spec);
+  for (const r of rows) {
+    for (const f of fields) if (r[f] !== undefined) names.add(String(r[f]));
+  }
+  return names;
+}
+
+Deno.test("every chart names its series (legend or direct labels)", async () => {
+  const all = buildAll();
+  // The checker is not vacuous: Fig. 4's spec as it was (colour legend
+  // switched off on one of the two layers that share it) draws no legend.
+  const fig4 = structuredClone(all.fig4) as { hconcat: VegaLiteSpec[] };
+  for (const panel of fig4.hconcat) {
+    const layers = panel.layer as { encoding: { color?: object } }[];
+    layers[0].encoding.color = { ...layers[0].encoding.color, legend: null };
+  }
+  const unlabelled = svgLabels(await renderSvg(fig4 as VegaLiteSpec));
+  assert(
+    !unlabelled.has("SAM") && !unlabelled.has("PoF"),
+    [...unlabelled].join(),
+  );
+  const expected: Record<string, string[]> = {
+    fig1c: ["SGD", "PoF"],
+    fig1d: ["SGD", "PoF"],
+    fig2a: [], // one series: the bars are the counts themselves
+    fig2b: ["train", "test"],
+    fig4: ["SAM", "PoF", "PoF starts"],
+    fig5: ["SAM", "PoF"],
+    fig6: ["SGD", "SAM", "PoF"],
+    table1: ["SGD", "PoF", "paper", "ours"],
+    table2: ["SGD", "SAM", "PoF", "paper", "ours"],
+  };
+  assertEquals(Object.keys(expected).sort(), Object.keys(all).sort());
+  for (const [name, spec] of Object.entries(all)) {
+    const labels = svgLabels(await renderSvg(spec));
+    const series = seriesNames(spec);
+    for (const s of [...series, ...expected[name]]) {
+      assert(
+        labels.has(s),
+        `${name}: series "${s}" is not named in the chart (labels: ${
+          [...labels].join(", ")
+        })`,
+      );
+    }
+    if (expected[name].length === 0) assertEquals([...series], [], name);
+  }
 });

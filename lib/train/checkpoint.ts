@@ -118,8 +118,15 @@ export async function encodeCheckpoint(ckpt: Checkpoint): Promise<Uint8Array> {
   return bytes;
 }
 
+/** A checkpoint file that is truncated, corrupt or not a checkpoint at all. */
+export class CorruptCheckpointError extends Error {
+  override name = "CorruptCheckpointError";
+}
+
 /**
  * Parses {@link encodeCheckpoint}'s bytes; `source` names the file in errors.
+ * Any damage (foreign file, truncation, a garbled header or tensor table)
+ * throws {@link CorruptCheckpointError}.
  *
  * @example
  * ```ts
@@ -132,10 +139,11 @@ export function decodeCheckpoint(
   bytes: Uint8Array,
   source: string,
 ): Checkpoint {
+  const bad = (why: string) => new CorruptCheckpointError(`${source}: ${why}`);
   const magic = new TextDecoder().decode(bytes.subarray(0, 8));
   if (bytes.length < 12 || magic !== MAGIC) {
-    throw new Error(
-      `${source}: not a checkpoint (magic ${
+    throw bad(
+      `not a checkpoint (magic ${
         JSON.stringify(magic)
       }, ${bytes.length} bytes)`,
     );
@@ -143,21 +151,35 @@ export function decodeCheckpoint(
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headLen = view.getUint32(8, true);
   if (12 + headLen > bytes.length) {
-    throw new Error(
-      `${source}: truncated checkpoint header (${bytes.length} bytes)`,
-    );
+    throw bad(`truncated checkpoint header (${bytes.length} bytes)`);
   }
-  const head = JSON.parse(
-    new TextDecoder().decode(bytes.subarray(12, 12 + headLen)),
-  );
+  let head;
+  try {
+    head = JSON.parse(
+      new TextDecoder().decode(bytes.subarray(12, 12 + headLen)),
+    );
+  } catch (e) {
+    throw bad(`corrupt checkpoint header (${(e as Error).message})`);
+  }
   const dataStart = Math.ceil((12 + headLen) / 4) * 4;
-  if (bytes.length !== dataStart + head.floats * 4) {
-    throw new Error(
-      `${source}: checkpoint is ${bytes.length} bytes, expected ${
-        dataStart + head.floats * 4
+  if (
+    !Number.isInteger(head?.floats) ||
+    bytes.length !== dataStart + head.floats * 4
+  ) {
+    throw bad(
+      `checkpoint is ${bytes.length} bytes, expected ${
+        dataStart + head?.floats * 4
       } (truncated or corrupt)`,
     );
   }
+  const tableOk = Array.isArray(head.slots) && Array.isArray(head.tensors) &&
+    (head.tensors as TensorEntry[]).every((e) =>
+      Array.isArray(e?.shape) && Number.isInteger(e.offset) &&
+      Number.isInteger(e.length) && e.offset >= 0 &&
+      e.offset + e.length <= head.floats &&
+      e.shape.reduce((a: number, b: number) => a * b, 1) === e.length
+    );
+  if (!tableOk) throw bad("corrupt checkpoint tensor table");
   // Copy so the tensors do not alias the file buffer (and alignment is guaranteed).
   const floats = new Float32Array(
     bytes.buffer.slice(
@@ -297,8 +319,66 @@ export async function latestCheckpoint(dir: string): Promise<number | null> {
   return all.length ? all[all.length - 1] : null;
 }
 
+/** How {@link loadLatestValidCheckpoint} fared: the checkpoint (or null) and what it set aside. */
+export interface LatestValid {
+  /** The newest checkpoint that decodes, or null when none does. */
+  checkpoint: Checkpoint | null;
+  /** Files found corrupt and renamed to `<name>.corrupt`, newest first. */
+  corrupt: string[];
+}
+
 /**
- * Deletes checkpoints other than `keep` epochs and the latest one, and
+ * Loads the newest checkpoint in `dir` that decodes. Each newer one that is
+ * truncated or corrupt is renamed to `<name>.corrupt` (kept for inspection,
+ * never read again) and reported through `warn` in one line saying where
+ * the run goes on from: the previous valid checkpoint, or a restart when no
+ * valid one is left. Returns null checkpoint when `dir` has none.
+ *
+ * @example
+ * ```ts
+ * import { loadLatestValidCheckpoint } from "./checkpoint.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/ckpt-e00003.bin`, "half a file");
+ * const lines: string[] = [];
+ * const r = await loadLatestValidCheckpoint(dir, { warn: (l) => lines.push(l) });
+ * if (r.checkpoint !== null || !lines[0].includes("no valid checkpoint left: restarting")) throw new Error(lines[0]);
+ * await Deno.stat(`${dir}/ckpt-e00003.bin.corrupt`);
+ * ```
+ */
+export async function loadLatestValidCheckpoint(
+  dir: string,
+  options: { warn?: (line: string) => void; restartEpoch?: number } = {},
+): Promise<LatestValid> {
+  const epochs = (await listCheckpoints(dir)).reverse();
+  const bad: { name: string; why: string }[] = [];
+  let found: Checkpoint | null = null;
+  for (const epoch of epochs) {
+    try {
+      found = await loadCheckpoint(dir, epoch);
+      break;
+    } catch (e) {
+      if (!(e instanceof CorruptCheckpointError)) throw e;
+      const name = checkpointName(epoch);
+      await Deno.rename(`${dir}/${name}`, `${dir}/${name}.corrupt`);
+      bad.push({ name, why: e.message.slice(e.message.indexOf(": ") + 2) });
+    }
+  }
+  const next = found
+    ? `resuming from the previous valid checkpoint (epoch ${found.epoch})`
+    : `no valid checkpoint left: restarting the run from epoch ${
+      options.restartEpoch ?? 0
+    }`;
+  for (const b of bad) {
+    options.warn?.(
+      `${dir}/${b.name} is truncated or corrupt (${b.why}); renamed to ${b.name}.corrupt, ${next}`,
+    );
+  }
+  return { checkpoint: found, corrupt: bad.map((b) => b.name) };
+}
+
+/**
+ * Deletes checkpoints other than `keep` epochs and the latest two (the
+ * previous one is the way back when the latest turns out corrupt), and
  * leftover temporary files of dead writers.
  *
  * @example
@@ -312,9 +392,9 @@ export async function pruneCheckpoints(
   keep: number[],
 ): Promise<void> {
   const all = await listCheckpoints(dir);
-  const latest = all[all.length - 1];
+  const latestTwo = all.slice(-2);
   for (const e of all) {
-    if (e !== latest && !keep.includes(e)) {
+    if (!latestTwo.includes(e) && !keep.includes(e)) {
       await Deno.remove(`${dir}/${checkpointName(e)}`).catch(() => {});
     }
   }

@@ -5,11 +5,13 @@ import { Rng } from "../rng.ts";
 import {
   type Checkpoint,
   checkpointName,
+  CorruptCheckpointError,
   decodeCheckpoint,
   encodeCheckpoint,
   latestCheckpoint,
   listCheckpoints,
   loadCheckpoint,
+  loadLatestValidCheckpoint,
   pruneCheckpoints,
   saveCheckpoint,
 } from "./checkpoint.ts";
@@ -119,14 +121,105 @@ Deno.test("a failed write (kill during the write) leaves the previous checkpoint
   assertEquals(names, [checkpointName(1)]);
 });
 
-Deno.test("pruning keeps the requested epochs and the latest", async () => {
+Deno.test("pruning keeps the requested epochs and the latest two", async () => {
   const dir = await Deno.makeTempDir();
   for (const e of [1, 2, 3, 4, 5]) await saveCheckpoint(dir, sample(e, e));
   await pruneCheckpoints(dir, [2]);
-  assertEquals(await listCheckpoints(dir), [2, 5]);
+  assertEquals(await listCheckpoints(dir), [2, 4, 5]);
   await assertRejects(
     () => loadCheckpoint(dir, 3),
     Error,
     "no checkpoint for epoch 3",
   );
+});
+
+Deno.test("a garbled header or tensor table is a CorruptCheckpointError naming the file", async () => {
+  const bytes = await encodeCheckpoint(sample(1, 5));
+  const headLen = new DataView(bytes.buffer).getUint32(8, true);
+  // Overwrite the header's opening brace: not JSON any more.
+  const garbled = bytes.slice();
+  garbled[12] = 0x78; // "x"
+  assertThrows(
+    () => decodeCheckpoint(garbled, "h.bin"),
+    CorruptCheckpointError,
+    "h.bin: corrupt checkpoint header",
+  );
+  // Valid JSON, right length, but a tensor table that points past the data.
+  const head = JSON.parse(
+    new TextDecoder().decode(bytes.subarray(12, 12 + headLen)),
+  );
+  const dataStart = Math.ceil((12 + headLen) / 4) * 4;
+  head.tensors[0].offset = head.floats;
+  const text = new TextEncoder().encode(JSON.stringify(head));
+  const start = Math.ceil((12 + text.length) / 4) * 4;
+  const lying = new Uint8Array(start + bytes.length - dataStart);
+  lying.set(bytes.subarray(0, 8));
+  new DataView(lying.buffer).setUint32(8, text.length, true);
+  lying.set(text, 12);
+  lying.set(bytes.subarray(dataStart), start);
+  assertThrows(
+    () => decodeCheckpoint(lying, "t.bin"),
+    CorruptCheckpointError,
+    "t.bin: corrupt checkpoint tensor table",
+  );
+  for (const cut of [4, 11, 12 + headLen - 1, bytes.length - 1]) {
+    assertThrows(
+      () => decodeCheckpoint(bytes.subarray(0, cut), "c.bin"),
+      CorruptCheckpointError,
+      "c.bin",
+    );
+  }
+});
+
+Deno.test("loadLatestValidCheckpoint: a truncated latest is renamed *.corrupt and the previous one loads", async () => {
+  const dir = await Deno.makeTempDir();
+  for (const e of [1, 2, 3]) await saveCheckpoint(dir, sample(e, e));
+  const three = await Deno.readFile(`${dir}/${checkpointName(3)}`);
+  await Deno.writeFile(`${dir}/${checkpointName(3)}`, three.subarray(0, 100));
+  const lines: string[] = [];
+  const r = await loadLatestValidCheckpoint(dir, {
+    warn: (l) => lines.push(l),
+  });
+  assertEquals(r.checkpoint?.epoch, 2);
+  assertEquals(await flat(r.checkpoint!), await flat(sample(2, 2)));
+  assertEquals(r.corrupt, [checkpointName(3)]);
+  assertEquals(lines.length, 1);
+  assert(
+    lines[0].startsWith(
+      `${dir}/${checkpointName(3)} is truncated or corrupt (`,
+    ),
+    lines[0],
+  );
+  assert(
+    lines[0].endsWith(
+      `renamed to ${
+        checkpointName(3)
+      }.corrupt, resuming from the previous valid checkpoint (epoch 2)`,
+    ),
+    lines[0],
+  );
+  assertEquals(await listCheckpoints(dir), [1, 2]);
+  assertEquals(
+    (await Deno.readFile(`${dir}/${checkpointName(3)}.corrupt`)).length,
+    100,
+  );
+  // Every checkpoint corrupt: none loads, each is set aside, the run restarts.
+  for (const e of [1, 2]) {
+    await Deno.writeTextFile(`${dir}/${checkpointName(e)}`, "garbage");
+  }
+  lines.length = 0;
+  const none = await loadLatestValidCheckpoint(dir, {
+    warn: (l) => lines.push(l),
+    restartEpoch: 0,
+  });
+  assertEquals(none.checkpoint, null);
+  assertEquals(none.corrupt, [checkpointName(2), checkpointName(1)]);
+  assertEquals(lines.length, 2);
+  for (const l of lines) {
+    assert(
+      l.endsWith("no valid checkpoint left: restarting the run from epoch 0"),
+      l,
+    );
+  }
+  assertEquals(await listCheckpoints(dir), []);
 });

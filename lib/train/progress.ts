@@ -72,50 +72,73 @@ export function renderProgress(p: ProgressState, width = 100): string {
     : line;
 }
 
+/** Options of {@link ProgressBar}. */
+export interface ProgressBarOptions {
+  /** Suppress all output (tests). */
+  quiet?: boolean;
+  /** Whether the output is a terminal (default: whether stderr is one). */
+  tty?: boolean;
+  /** Where the text goes (default: stderr). */
+  write?: (text: string) => void;
+  /** Terminal width (default: the console's; 100 when it reports none). */
+  columns?: () => number;
+}
+
+function consoleColumns(): number {
+  try {
+    return Deno.consoleSize().columns;
+  } catch {
+    return 0;
+  }
+}
+
 /**
- * Draws progress lines to stderr.
+ * Draws progress to stderr. On a terminal, a live line within each epoch
+ * (step, loss, images/s, ETA of the run), redrawn in place at most four
+ * times a second, with the permanent per-epoch lines printed above it; off
+ * a terminal (logs, CI) only the permanent lines.
  *
  * @example
  * ```ts
  * import { ProgressBar } from "./progress.ts";
- * const bar = new ProgressBar({ quiet: true });
- * bar.line("not shown");
+ * const out: string[] = [];
+ * const bar = new ProgressBar({ tty: true, write: (s) => out.push(s), columns: () => 120 });
+ * bar.update({ label: "run", epoch: 1, lastEpoch: 2, step: 3, stepsPerEpoch: 3, loss: 0.5,
+ *   imagesPerSecond: 64, etaSeconds: 5 });
+ * if (!out[0].includes("step 3/3") || !out[0].includes("64.0 img/s ETA 5s")) throw new Error(out[0]);
  * ```
  */
 export class ProgressBar {
   #tty: boolean;
-  #last = 0;
+  #last = -Infinity;
   #quiet: boolean;
+  #write: (text: string) => void;
+  #columns: () => number;
 
-  /** `quiet` suppresses all output (tests). */
-  constructor(options: { quiet?: boolean } = {}) {
+  /** See {@link ProgressBarOptions}. */
+  constructor(options: ProgressBarOptions = {}) {
     this.#quiet = options.quiet ?? false;
-    this.#tty = Deno.stderr.isTerminal();
+    this.#tty = options.tty ?? Deno.stderr.isTerminal();
+    this.#write = options.write ??
+      ((s) => Deno.stderr.writeSync(new TextEncoder().encode(s)));
+    this.#columns = options.columns ?? consoleColumns;
   }
 
-  /** Redraws the line (at most 4 times a second on a terminal; nothing off one). */
+  /** Redraws the live line (at most 4 times a second, and at an epoch's last step; nothing off a terminal). */
   update(p: ProgressState): void {
     if (this.#quiet || !this.#tty) return;
     const now = performance.now();
     if (now - this.#last < 250 && p.step < p.stepsPerEpoch) return;
     this.#last = now;
-    const cols = (() => {
-      try {
-        return Deno.consoleSize().columns;
-      } catch {
-        return 100;
-      }
-    })();
-    this.#write(`\r${renderProgress(p, cols - 1)}\x1b[K`);
+    // A pseudo-terminal may report 0 columns (e.g. under `script`).
+    const cols = this.#columns();
+    const width = cols >= 40 ? cols - 1 : 100;
+    this.#write(`\r${renderProgress(p, width)}\x1b[K`);
   }
 
-  /** Prints a permanent line (end of an epoch, messages). */
+  /** Prints a permanent line (end of an epoch, messages), clearing the live line first. */
   line(text: string): void {
     if (this.#quiet) return;
     this.#write(this.#tty ? `\r\x1b[K${text}\n` : `${text}\n`);
-  }
-
-  #write(s: string): void {
-    Deno.stderr.writeSync(new TextEncoder().encode(s));
   }
 }

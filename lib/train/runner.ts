@@ -29,6 +29,7 @@ import {
   type Checkpoint,
   latestCheckpoint,
   loadCheckpoint,
+  loadLatestValidCheckpoint,
   pruneCheckpoints,
   saveCheckpoint,
 } from "./checkpoint.ts";
@@ -39,7 +40,7 @@ import {
   truncateMetrics,
 } from "./metrics_log.ts";
 import { trainEpoch } from "./loop.ts";
-import { type EvalData, type TrainData } from "../data/batch.ts";
+import type { EvalData, TrainData } from "../data/batch.ts";
 import { formatDuration, type ProgressBar } from "./progress.ts";
 import {
   readLock,
@@ -79,6 +80,8 @@ export interface TrainRunOptions {
   /** Checkpoint every this many epochs (kept epochs and the last are always saved). */
   checkpointEvery?: number;
   progress?: ProgressBar;
+  /** Where one-line warnings go (a corrupt checkpoint set aside); default stderr. */
+  warn?: (line: string) => void;
   /** Test hook: called after each epoch's checkpoint decision. */
   afterEpoch?: (record: EpochRecord) => void | Promise<void>;
 }
@@ -178,11 +181,15 @@ export async function trainRun(
   let ckpt: Checkpoint | null = null;
   let optEpochOffset = 0;
   let freshOpt = false;
-  const latest = await latestCheckpoint(dir);
-  if (latest !== null) {
-    ckpt = await loadCheckpoint(dir, latest);
+  const warn = options.warn ?? ((line: string) => console.error(line));
+  const own = await loadLatestValidCheckpoint(dir, {
+    warn: (line) => warn(`${id}: ${line}`),
+    restartEpoch: first,
+  });
+  if (own.checkpoint !== null) {
+    ckpt = own.checkpoint;
     optEpochOffset = Number(ckpt.extra?.optEpochOffset ?? 0);
-    await truncateMetrics(metricsPath, latest);
+    await truncateMetrics(metricsPath, ckpt.epoch);
   } else {
     await truncateMetrics(metricsPath, first);
     if (config.from) {

@@ -3,7 +3,7 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { useBackend } from "../backend.ts";
 import { Rng } from "../rng.ts";
 import { buildRun } from "./build.ts";
-import { listCheckpoints } from "./checkpoint.ts";
+import { checkpointName, listCheckpoints } from "./checkpoint.ts";
 import type { EpochRecord } from "./metrics_log.ts";
 import { readMetrics } from "./metrics_log.ts";
 import { readDone, runDir, trainRun } from "./runner.ts";
@@ -47,12 +47,62 @@ Deno.test("an interrupted run resumes from its checkpoint and ends with the same
         if (r.epoch === 3) throw new Stop();
       },
     }), Stop);
-  assertEquals(await listCheckpoints(runDir(b, config)), [3]);
+  assertEquals(await listCheckpoints(runDir(b, config)), [2, 3]);
   assertEquals(await readDone(b, config), null);
   await trainRun(config, { runsDir: b, build: buildRun, checkpointEvery: 1 });
   const resumed = (await readMetrics(`${runDir(b, config)}/metrics.jsonl`))
     .map(deterministic);
   assertEquals(resumed, reference);
+});
+
+Deno.test("a truncated latest checkpoint: resume from the previous one; none valid: restart; same metrics either way", async () => {
+  const config = toyRun(4);
+  const ref = await Deno.makeTempDir();
+  await trainRun(config, { runsDir: ref, build: buildRun });
+  const reference = (await readMetrics(`${runDir(ref, config)}/metrics.jsonl`))
+    .map(deterministic);
+  for (const spoil of ["latest", "all"] as const) {
+    const dir = await Deno.makeTempDir();
+    await assertRejects(() =>
+      trainRun(config, {
+        runsDir: dir,
+        build: buildRun,
+        checkpointEvery: 1,
+        afterEpoch: (r) => {
+          if (r.epoch === 3) throw new Stop();
+        },
+      }), Stop);
+    const rd = runDir(dir, config);
+    assertEquals(await listCheckpoints(rd), [2, 3]);
+    const spoilt = spoil === "latest" ? [3] : [2, 3];
+    for (const e of spoilt) {
+      const path = `${rd}/${checkpointName(e)}`;
+      const bytes = await Deno.readFile(path);
+      await Deno.writeFile(path, bytes.subarray(0, bytes.length >> 1));
+    }
+    const lines: string[] = [];
+    await trainRun(config, {
+      runsDir: dir,
+      build: buildRun,
+      checkpointEvery: 1,
+      warn: (l) => lines.push(l),
+    });
+    assertEquals(lines.length, spoilt.length, lines.join("\n"));
+    const outcome = spoil === "latest"
+      ? "resuming from the previous valid checkpoint (epoch 2)"
+      : "no valid checkpoint left: restarting the run from epoch 0";
+    for (const l of lines) {
+      assert(l.startsWith(`${runId(config)}: ${rd}/ckpt-e`), l);
+      assert(l.endsWith(outcome), l);
+    }
+    for (const e of spoilt) {
+      assert((await Deno.stat(`${rd}/${checkpointName(e)}.corrupt`)).isFile);
+    }
+    const resumed = (await readMetrics(`${rd}/metrics.jsonl`)).map(
+      deterministic,
+    );
+    assertEquals(resumed, reference);
+  }
 });
 
 Deno.test("metrics written after the last checkpoint are dropped and recomputed on resume", async () => {

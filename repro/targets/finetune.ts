@@ -125,7 +125,7 @@ export const target: Target = {
           error: curves.map((cs) => cs[c.i].finetune),
         })),
       },
-    ], { switchEpoch: start });
+    ], { switchEpoch: start, switchLabel: "fine-tuning starts" });
     const fromRuns = ctx.seeds.map((s) => runId(pofRun(p, ds, s)));
     const result: FinetuneJson = {
       dataset: ds.name,
