@@ -21,7 +21,11 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
 import { registerProjectKernels } from "./kernels/registry.ts";
-import { MAX_WASM_THREADS, withThreadedWasmShims } from "./wasm_threads.ts";
+import {
+  MAX_WASM_THREADS,
+  unrefPthreadWorkers,
+  withThreadedWasmShims,
+} from "./wasm_threads.ts";
 
 /** Backend names accepted by {@link useBackend}. */
 export const BACKEND_NAMES = [
@@ -360,6 +364,8 @@ async function loadWasm(asked: number | undefined): Promise<string> {
         );
       }
     });
+    // XNNPACK's pool threads would keep the process alive forever.
+    unrefPthreadWorkers((tf.backend() as unknown as { wasm: unknown }).wasm);
   }
   const got = wasm.getThreadsCount();
   if (got !== want) {
@@ -439,8 +445,7 @@ export async function useBackend(
   } else if (name === "tensorflow") pkg = await loadTensorflow();
   else if (name === "wasm") {
     pkg = await loadWasm(options.threads);
-  }
-  else if (name === "webgpu") pkg = await loadWebgpu();
+  } else if (name === "webgpu") pkg = await loadWebgpu();
   else pkg = `@tensorflow/tfjs-backend-cpu@${TFJS_VERSION}`;
 
   const ok = await tf.setBackend(chosen);
@@ -453,11 +458,7 @@ export async function useBackend(
     requested: name,
     backend: tf.getBackend(),
     device: describeDevice(chosen),
-    threads: chosen === "wasm"
-      ? wasmThreads
-      : chosen === "cpu"
-      ? 1
-      : null,
+    threads: chosen === "wasm" ? wasmThreads : chosen === "cpu" ? 1 : null,
     package: pkg,
     projectKernels,
     tfjsVersion: TFJS_VERSION,

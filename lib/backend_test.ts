@@ -17,8 +17,8 @@ import {
   tensorflowInstallCommand,
   type TensorflowPackage,
   tensorflowPackageStatus,
-  threadsNote,
   TFJS_VERSION,
+  threadsNote,
   useBackend,
 } from "./backend.ts";
 

@@ -20,6 +20,11 @@
  *    threads per core"), so on 2 logical cores it starts 1 thread whatever is
  *    asked; `os.cpus` reports `2 * threads` entries while the module starts.
  *
+ * Emscripten keeps a Node.js process alive while a pthread runs, and XNNPACK's
+ * pool threads run for the life of the process, so a program would never
+ * exit; {@link unrefPthreadWorkers} lets it (the pool threads only wait
+ * between operations).
+ *
  * Emscripten also sets `globalThis.Worker` to Node's `Worker`; the Web
  * `Worker` (used by the data loader) is put back afterwards. The temporary
  * files are deleted once the pool's workers have started (the pool is fixed
@@ -58,9 +63,8 @@ const WORKER_GLOBALS = [
  * ```
  */
 export function pthreadWorkerScript(mainScriptPath: string): string {
-  const contents =
-    (threadedWorker as unknown as { wasmWorkerContents: string })
-      .wasmWorkerContents;
+  const contents = (threadedWorker as unknown as { wasmWorkerContents: string })
+    .wasmWorkerContents;
   // The package keeps the script in a template literal whose "\n" escapes
   // became newlines; inside its string literals they must be escapes again.
   const body = contents.replace(/\n/g, "\\n");
@@ -144,4 +148,32 @@ export async function withThreadedWasmShims<T>(
     g.Worker = webWorker;
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+/**
+ * Lets the process exit although pthreads are running: un-references the
+ * workers of the Emscripten module `wasmModule` (the `wasm` backend's
+ * `.wasm`) that run a pthread. Returns how many it released (0 for a module
+ * without pthreads).
+ *
+ * @example
+ * ```ts
+ * import { unrefPthreadWorkers } from "./wasm_threads.ts";
+ * let n = 0;
+ * const fake = { PThread: { runningWorkers: [{ unref: () => n++ }, { unref: () => n++ }] } };
+ * if (unrefPthreadWorkers(fake) !== 2 || n !== 2 || unrefPthreadWorkers({}) !== 0) throw new Error();
+ * ```
+ */
+export function unrefPthreadWorkers(wasmModule: unknown): number {
+  const workers = (wasmModule as {
+    PThread?: { runningWorkers?: { unref?: () => void }[] };
+  })?.PThread?.runningWorkers ?? [];
+  let n = 0;
+  for (const w of workers) {
+    if (typeof w.unref === "function") {
+      w.unref();
+      n++;
+    }
+  }
+  return n;
 }

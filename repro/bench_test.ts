@@ -61,7 +61,7 @@ Deno.test("bench --short writes every figure and prints it beside its target", a
 
     // Every figure is present, finite and positive (leaks: exactly zero).
     for (const k of FIGURES) {
-      const v = r[k];
+      const v = r[k] as number;
       assert(Number.isFinite(v), `${k} = ${v}`);
       const t = r.targets[k];
       assert(t, `targets.${k} missing`);
@@ -140,7 +140,8 @@ Deno.test("bench --short writes every figure and prints it beside its target", a
       assert(row.includes(`target ${t.op} ${t.value}`), row);
       const shown = Number(row.slice(k.length).trim().split(/\s+/)[0]);
       // Printed with 3 decimals, or none from 100 up.
-      assertAlmostEquals(shown, r[k], Math.abs(r[k]) >= 100 ? 0.51 : 0.00051);
+      const v = r[k] as number;
+      assertAlmostEquals(shown, v, Math.abs(v) >= 100 ? 0.51 : 0.00051);
       assert(/\b(yes|NO)\s*$/.test(row), row);
     }
     assert(stdout.includes(`wrote ${out}`), stdout);
