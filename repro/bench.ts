@@ -25,8 +25,8 @@
  *   small WRN (the stock filter gradient makes larger ones impractical).
  * - `train_over_forward`: fast-path SGD step over an inference forward.
  * - Augmentation images/s on one core; tensors alive before/after 50 steps
- *   per optimizer; the gain of running two independent runs as parallel
- *   processes (the wasm backend is single-threaded under Deno).
+ *   per optimizer; the gain of running two independent single-thread
+ *   runs as parallel processes.
  * - `webgpu` (when an adapter exists): forward+backward time of the small
  *   WRN, against the same on the fast path (asynchronous reads: webgpu cannot
  *   read synchronously in Deno, so it cannot run the training loop).
