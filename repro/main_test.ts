@@ -158,6 +158,23 @@ Deno.test("the CLI exits 2 with one error line on a bad flag, 0 with --help", as
     assertStringIncludes(badThreads.stderr, `--threads`);
     assertStringIncludes(badThreads.stderr, `"${v}"`);
   }
+  // More threads than cores: allowed, with a one-line note.
+  const out = await Deno.makeTempDir({ prefix: "main_test_threads_" });
+  const many = await cli([
+    "fig1",
+    "--preset",
+    "smoke",
+    "--threads",
+    "1000",
+    "--dry-run",
+    "--out",
+    out,
+  ]);
+  await Deno.remove(out, { recursive: true });
+  assertEquals(many.code, 0, many.stderr);
+  const notes = many.stderr.split("\n").filter((l) => l.startsWith("note:"));
+  assertEquals(notes.length, 1, many.stderr);
+  assertStringIncludes(notes[0], "--threads 1000 is more than the");
   const help = await cli(["--help"]);
   assertEquals(help.code, 0);
   assertStringIncludes(help.stdout, "--dry-run");
