@@ -46,8 +46,11 @@ export {
   backendInfo,
   type BackendName,
   BackendUnavailableError,
+  defaultThreads,
+  parseThreads,
   TFJS_VERSION,
   useBackend,
+  type UseBackendOptions,
 } from "./lib/backend.ts";
 
 // Models

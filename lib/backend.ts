@@ -5,8 +5,9 @@
  * - `cpu`: pure JavaScript (`@tensorflow/tfjs-backend-cpu`), exact reference.
  * - `wasm`: XNNPACK (`@tensorflow/tfjs-backend-wasm`) plus this project's
  *   gradient kernels (`lib/kernels/`): the filter gradient stock wasm lacks,
- *   and faster input-gradient, transposed-matmul and leading-axis sums.
- *   Single-threaded under Deno (run independent seeds as parallel processes).
+ *   and faster input-gradient, transposed-matmul and leading-axis sums. With
+ *   more than one thread it runs the package's threaded SIMD binary (started
+ *   under Deno by `wasm_threads.ts`); the thread count is fixed per process.
  * - `webgpu`: `@tensorflow/tfjs-backend-webgpu` on `navigator.gpu` (on Linux
  *   without a GPU: Mesa's lavapipe).
  * - `tensorflow`: libtensorflow through `tfjs-node-gpu` (CUDA) or `tfjs-node`
@@ -20,6 +21,11 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
 import { registerProjectKernels } from "./kernels/registry.ts";
+import {
+  MAX_WASM_THREADS,
+  unrefPthreadWorkers,
+  withThreadedWasmShims,
+} from "./wasm_threads.ts";
 
 /** Backend names accepted by {@link useBackend}. */
 export const BACKEND_NAMES = [
@@ -59,8 +65,13 @@ export interface BackendInfo {
   requested: BackendName;
   /** The tfjs backend actually active (`cpu`, `wasm`, `webgpu`, `tensorflow`). */
   backend: string;
-  /** A description of the device, e.g. "CPU (2 threads)", "NVIDIA H100 (CUDA)". */
+  /** A description of the device, e.g. "CPU (2 threads of 2 logical cores, linux-x86_64)", "libtensorflow GPU (...)". */
   device: string;
+  /**
+   * Threads the backend computes with: `wasm` its XNNPACK pool, `cpu` 1;
+   * null where the library decides (`tensorflow`, `webgpu`).
+   */
+  threads: number | null;
   /** Package that provides the backend, with version. */
   package: string;
   /** Kernels this project registered on top of the backend. */
@@ -69,7 +80,72 @@ export interface BackendInfo {
   denoVersion: string;
 }
 
+/** Options of {@link useBackend}. */
+export interface UseBackendOptions {
+  /**
+   * Threads of the fast CPU path (`wasm`; default: the count it already runs
+   * in this process, else {@link defaultThreads}; at most
+   * {@link MAX_WASM_THREADS}). Fixed once `wasm` has started in a process;
+   * ignored by the other backends.
+   */
+  threads?: number;
+}
+
+/**
+ * The default thread count of the fast CPU path: every logical core.
+ *
+ * @example
+ * ```ts
+ * import { defaultThreads } from "./backend.ts";
+ * if (defaultThreads() < 1) throw new Error();
+ * ```
+ */
+export function defaultThreads(): number {
+  return Math.max(1, navigator.hardwareConcurrency ?? 1);
+}
+
+/**
+ * Parses a `--threads` value: a positive integer, else a RangeError whose
+ * one-line message names the value.
+ *
+ * @example
+ * ```ts
+ * import { parseThreads } from "./backend.ts";
+ * if (parseThreads("4") !== 4) throw new Error();
+ * let msg = "";
+ * try { parseThreads("1.5"); } catch (e) { msg = (e as Error).message; }
+ * if (!msg.includes('"1.5"')) throw new Error(msg);
+ * ```
+ */
+export function parseThreads(value: string): number {
+  if (!/^[0-9]+$/.test(value) || Number(value) < 1) {
+    throw new RangeError(
+      `--threads must be a positive integer, got "${value}"`,
+    );
+  }
+  return Number(value);
+}
+
+/**
+ * The one-line note printed when `threads` exceeds this machine's logical
+ * cores (allowed: the threads then share cores), or null.
+ *
+ * @example
+ * ```ts
+ * import { threadsNote } from "./backend.ts";
+ * if (threadsNote(1) !== null) throw new Error();
+ * if (!threadsNote(1000)!.includes("1000")) throw new Error();
+ * ```
+ */
+export function threadsNote(threads: number): string | null {
+  const cores = defaultThreads();
+  if (threads <= cores) return null;
+  return `note: --threads ${threads} is more than the ${cores} logical cores of this machine; threads will share cores`;
+}
+
 let current: BackendInfo | null = null;
+/** Threads the `wasm` backend was started with in this process, or null. */
+let wasmThreads: number | null = null;
 
 /** The backend chosen by the last {@link useBackend}, or null before any. */
 export function backendInfo(): BackendInfo | null {
@@ -255,13 +331,57 @@ async function loadTensorflow(): Promise<string> {
   throw new BackendUnavailableError(tensorflowInstallHint(errors.join("; ")));
 }
 
-async function loadWasm(): Promise<string> {
+/**
+ * Starts the `wasm` backend with `asked` threads (default: the running
+ * count, else {@link defaultThreads}), once per process: one thread runs the
+ * single-threaded SIMD binary, more the threaded SIMD binary through
+ * {@link withThreadedWasmShims}.
+ */
+async function loadWasm(asked: number | undefined): Promise<string> {
+  const pkg = `@tensorflow/tfjs-backend-wasm@${TFJS_VERSION}`;
+  const threads = asked ?? wasmThreads ?? defaultThreads();
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new RangeError(
+      `useBackend: threads must be a positive integer, got ${threads}`,
+    );
+  }
+  const want = Math.min(threads, MAX_WASM_THREADS);
+  if (wasmThreads !== null) {
+    if (wasmThreads !== want) {
+      throw new RangeError(
+        `useBackend: the wasm backend already runs ${wasmThreads} thread(s) in this process; ` +
+          `its thread count is fixed per process (asked ${threads})`,
+      );
+    }
+    return pkg;
+  }
   const wasm = await import("npm:@tensorflow/tfjs-backend-wasm@4.22.0");
-  const threads = Math.max(1, navigator.hardwareConcurrency ?? 1);
-  try {
-    wasm.setThreadsCount(threads);
-  } catch { /* older builds: single-threaded */ }
-  return `@tensorflow/tfjs-backend-wasm@${TFJS_VERSION}`;
+  wasm.setThreadsCount(want);
+  if (want === 1) {
+    if (!(await tf.setBackend("wasm"))) {
+      throw new BackendUnavailableError(`tf.setBackend("wasm") failed`);
+    }
+  } else {
+    // The backend turns threads off on Node.js-like platforms (Deno included).
+    tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", true);
+    await withThreadedWasmShims(want, async () => {
+      if (!(await tf.setBackend("wasm"))) {
+        throw new BackendUnavailableError(
+          `tf.setBackend("wasm") failed with ${want} threads`,
+        );
+      }
+    });
+    // XNNPACK's pool threads would keep the process alive forever.
+    unrefPthreadWorkers((tf.backend() as unknown as { wasm: unknown }).wasm);
+  }
+  const got = wasm.getThreadsCount();
+  if (got !== want) {
+    throw new BackendUnavailableError(
+      `the wasm backend started ${got} thread(s), ${want} were asked`,
+    );
+  }
+  wasmThreads = got;
+  return pkg;
 }
 
 async function loadWebgpu(): Promise<string> {
@@ -279,7 +399,7 @@ async function loadWebgpu(): Promise<string> {
 }
 
 function describeDevice(backend: string): string {
-  const threads = navigator.hardwareConcurrency ?? 1;
+  const cores = navigator.hardwareConcurrency ?? 1;
   if (backend === "tensorflow") {
     const gpu = Deno.env.get("CUDA_VISIBLE_DEVICES");
     // tfjs-node's backend reports whether libtensorflow found a CUDA device.
@@ -291,7 +411,10 @@ function describeDevice(backend: string): string {
     })`;
   }
   if (backend === "webgpu") return "WebGPU adapter";
-  return `CPU (${threads} logical cores, ${Deno.build.os}-${Deno.build.arch})`;
+  const threads = backend === "wasm" ? wasmThreads ?? 1 : 1;
+  return `CPU (${threads} thread${
+    threads === 1 ? "" : "s"
+  } of ${cores} logical cores, ${Deno.build.os}-${Deno.build.arch})`;
 }
 
 /**
@@ -312,12 +435,13 @@ function muteCpuBackendAdvice(): void {
  * @example
  * ```ts
  * import { useBackend } from "./backend.ts";
- * const info = await useBackend("cpu");
- * if (info.backend !== "cpu") throw new Error(info.backend);
+ * const info = await useBackend("cpu", { threads: 2 });
+ * if (info.backend !== "cpu" || info.threads !== 1) throw new Error(info.backend);
  * ```
  */
 export async function useBackend(
   name: BackendName = "auto",
+  options: UseBackendOptions = {},
 ): Promise<BackendInfo> {
   if (!(BACKEND_NAMES as readonly string[]).includes(name)) {
     throw new RangeError(
@@ -331,12 +455,16 @@ export async function useBackend(
       pkg = await loadTensorflow();
       chosen = "tensorflow";
     } catch {
-      current = { ...(await useBackend(FAST_CPU_BACKEND)), requested: "auto" };
+      current = {
+        ...(await useBackend(FAST_CPU_BACKEND, options)),
+        requested: "auto",
+      };
       return current;
     }
   } else if (name === "tensorflow") pkg = await loadTensorflow();
-  else if (name === "wasm") pkg = await loadWasm();
-  else if (name === "webgpu") pkg = await loadWebgpu();
+  else if (name === "wasm") {
+    pkg = await loadWasm(options.threads);
+  } else if (name === "webgpu") pkg = await loadWebgpu();
   else pkg = `@tensorflow/tfjs-backend-cpu@${TFJS_VERSION}`;
 
   const ok = await tf.setBackend(chosen);
@@ -350,6 +478,7 @@ export async function useBackend(
     requested: name,
     backend: tf.getBackend(),
     device: describeDevice(chosen),
+    threads: chosen === "wasm" ? wasmThreads : chosen === "cpu" ? 1 : null,
     package: pkg,
     projectKernels,
     tfjsVersion: TFJS_VERSION,

@@ -9,13 +9,16 @@ import {
 import {
   backendInfo,
   BackendUnavailableError,
+  defaultThreads,
   FAST_CPU_BACKEND,
+  parseThreads,
   restoreIsNullOrUndefined,
   TENSORFLOW_PACKAGES,
   tensorflowInstallCommand,
   type TensorflowPackage,
   tensorflowPackageStatus,
   TFJS_VERSION,
+  threadsNote,
   useBackend,
 } from "./backend.ts";
 import { LAVAPIPE, testNeeding } from "../tests/helpers/optional.ts";
@@ -177,6 +180,53 @@ Deno.test("useBackend: wasm is selected and computes", async () => {
   } finally {
     await useBackend("cpu");
   }
+});
+
+Deno.test("useBackend: wasm with 2 threads runs XNNPACK's threaded pool, computes, and keeps the Web Worker", async () => {
+  const WebWorker = globalThis.Worker;
+  const info = await useBackend("wasm", { threads: 2 });
+  try {
+    assertEquals(info.threads, 2);
+    assertStringIncludes(info.device, "2 threads");
+    // A convolution big enough for XNNPACK to split across the pool, against
+    // the pure-JavaScript cpu backend.
+    const x = tf.randomUniform([2, 12, 12, 8], -1, 1, "float32", 1);
+    const f = tf.randomUniform([3, 3, 8, 16], -1, 1, "float32", 2);
+    const got = await tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, "same")
+      .data();
+    await useBackend("cpu");
+    const want = await tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, "same")
+      .data();
+    for (let i = 0; i < want.length; i++) {
+      assert(Math.abs(got[i] - want[i]) <= 1e-5 * (1 + Math.abs(want[i])));
+    }
+    tf.dispose([x, f]);
+    // Emscripten replaced globalThis.Worker with Node's; it was put back.
+    assertEquals(globalThis.Worker, WebWorker);
+    // The thread count is fixed per process: asking another one is an error.
+    await assertRejects(
+      () => useBackend("wasm", { threads: 1 }),
+      RangeError,
+      "fixed per process",
+    );
+    assertEquals((await useBackend("wasm", { threads: 2 })).threads, 2);
+  } finally {
+    await useBackend("cpu");
+  }
+});
+
+Deno.test("parseThreads and threadsNote: bad values are named, oversubscription is a note", () => {
+  assertEquals(parseThreads("3"), 3);
+  for (const bad of ["0", "abc", "1.5", "-2", ""]) {
+    const e = assertThrows(() => parseThreads(bad), RangeError);
+    assertStringIncludes(e.message, `"${bad}"`);
+    assertEquals(e.message.includes("\n"), false);
+  }
+  assertEquals(threadsNote(defaultThreads()), null);
+  assertStringIncludes(
+    threadsNote(defaultThreads() + 1)!,
+    `${defaultThreads()} logical cores`,
+  );
 });
 
 Deno.test("useBackend: auto falls back to the fast CPU backend without tensorflow", async () => {

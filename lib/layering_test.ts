@@ -18,6 +18,7 @@ const RANK: Record<string, number> = {
   atomic_write: 0,
   stats: 0,
   preset_name: 0,
+  wasm_threads: 0,
   rng: 1,
   backend: 1,
   tree: 2,

@@ -271,6 +271,10 @@ export async function loadTarget<K extends keyof TargetJson>(
           "--out",
           outDir,
           "--quiet",
+          // `deno task notebooks --threads N` passes its thread count on.
+          ...(Deno.env.get("POF_THREADS")
+            ? ["--threads", Deno.env.get("POF_THREADS")!]
+            : []),
         ],
         cwd: ROOT,
         stdout: "piped",

@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--out FILE] [--short]`: the performance figures of the
+ * `deno task bench [--out FILE] [--short] [--threads N]`: the performance figures of the
  * reproduction, side by side with their targets (issue 8). Prints a table and
  * writes JSON (default `results/bench.json`, written atomically).
  *
@@ -7,18 +7,26 @@
  *   several steps after warm-up) on the fast CPU path, and the ratios
  *   `sam_over_sgd`, `pof_over_sgd` (paper Table 2, per epoch: 1.51, 1.17).
  *   PoF's weak batch is 1/8 of the update batch (the paper's 32 / 256).
- *   Methods run interleaved after a warm-up; where `/proc/self/stat` exists
- *   the ratios and `train_over_forward` use the process CPU time per step
- *   (steadier than the wall clock on a shared machine; the backends are
- *   single-threaded), and the JSON has both.
+ *   Methods run interleaved after a warm-up. With one thread and where
+ *   `/proc/self/stat` exists, the ratios and `train_over_forward` use the
+ *   process CPU time per step (steadier than the wall clock on a shared
+ *   machine); with more threads the wall clock (the CPU time then counts
+ *   threads that wait); the JSON has both.
+ * - `scaling`: the SGD step time with 1 thread over that with `--threads`
+ *   threads (default every logical core), measured in child processes that
+ *   alternate 1, N, 1, N, ... (the thread count is fixed per process);
+ *   `gmacs_per_s`: the SGD step's multiply-adds (3x the forward's: forward,
+ *   input and filter gradients) per second with all threads;
+ *   `quick_images_per_s`: SGD training images per second of the `quick`
+ *   preset's model and batch.
  *   Models: a WRN-16-4 at 32x32, batch 64, and the paper's WRN-28-10 at a
  *   small batch (`--short`: WRN-10-1, batch 16; no WRN-28-10).
  * - `speedup`: the stock `cpu` backend's SGD step over the fast path's on a
  *   small WRN (the stock filter gradient makes larger ones impractical).
  * - `train_over_forward`: fast-path SGD step over an inference forward.
  * - Augmentation images/s on one core; tensors alive before/after 50 steps
- *   per optimizer; the gain of running two independent runs as parallel
- *   processes (the wasm backend is single-threaded under Deno).
+ *   per optimizer; the gain of running two independent single-thread
+ *   runs as parallel processes.
  * - `webgpu` (when an adapter exists): forward+backward time of the small
  *   WRN, against the same on the fast path (asynchronous reads: webgpu cannot
  *   read synchronously in Deno, so it cannot run the training loop).
@@ -32,7 +40,10 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import {
   type BackendInfo,
   type BackendName,
+  defaultThreads,
   FAST_CPU_BACKEND,
+  parseThreads,
+  threadsNote,
   useBackend,
 } from "../lib/backend.ts";
 import { Rng } from "../lib/rng.ts";
@@ -49,6 +60,8 @@ import { syntheticImages } from "../lib/data/synthetic_images.ts";
 import { DATASETS } from "../lib/data/dataset_registry.ts";
 import { writeFileAtomic } from "../lib/atomic_write.ts";
 import { median } from "../lib/stats.ts";
+import { modelFor } from "../lib/train/build.ts";
+import { PRESETS } from "./presets.ts";
 
 /** Targets of issue 8, printed beside the measurements. */
 export const BENCH_TARGETS = {
@@ -58,6 +71,7 @@ export const BENCH_TARGETS = {
   train_over_forward: { op: "<=", value: 3.5 },
   augment_images_per_s: { op: ">=", value: 10_000 },
   leaked_tensors: { op: "<=", value: 0 },
+  scaling: { op: ">=", value: 1.7 },
 } as const;
 
 /** A figure that has a target. */
@@ -133,6 +147,10 @@ export interface BenchPlan {
   augmentSeconds: number;
   /** SGD steps each child process runs in the parallel-runs measurement. */
   parallelSteps: number;
+  /** Pairs of child processes (1 thread, N threads) of the scaling measurement. */
+  scalingPairs: number;
+  /** Timed SGD steps per scaling child (after one warm-up step). */
+  scalingSteps: number;
 }
 
 /**
@@ -157,6 +175,8 @@ export function benchPlan(short: boolean): BenchPlan {
       leakSteps: 50,
       augmentSeconds: 0.5,
       parallelSteps: 40,
+      scalingPairs: 1,
+      scalingSteps: 3,
     }
     : {
       mode: "full",
@@ -169,6 +189,8 @@ export function benchPlan(short: boolean): BenchPlan {
       leakSteps: 50,
       augmentSeconds: 2,
       parallelSteps: 100,
+      scalingPairs: 2,
+      scalingSteps: 3,
     };
 }
 
@@ -302,6 +324,7 @@ function timeMethods(
   m: BenchModel,
   warmup: number,
   steps: number,
+  threads: number,
 ): MethodTimes {
   const model = buildModel(m);
   const names = Object.keys(METHODS);
@@ -336,8 +359,10 @@ function timeMethods(
       }`,
     );
   });
-  // CPU time ticks at 10 ms: use it only for steps of 200 ms and more.
-  const useCpu = medianCpuMs !== null && medianCpuMs.sgd >= MIN_CPU_CLOCK_MS;
+  // CPU time ticks at 10 ms: use it only for steps of 200 ms and more, and
+  // only single-threaded (with more threads it also counts waiting threads).
+  const useCpu = threads === 1 && medianCpuMs !== null &&
+    medianCpuMs.sgd >= MIN_CPU_CLOCK_MS;
   const basis = useCpu ? medianCpuMs : medianMs;
   return {
     model: model.name,
@@ -440,14 +465,15 @@ function augmentImagesPerSecond(seconds: number): number {
 
 /**
  * Runs `copies` child processes at once, each timing `steps` SGD steps of `m`
- * after one warm-up step; returns each child's timed seconds (process start-up
- * and warm-up excluded).
+ * with `threads` threads after one warm-up step; returns each child's step
+ * times (ms; process start-up and warm-up excluded).
  */
-async function childSeconds(
+async function childStepMs(
   copies: number,
   steps: number,
   m: BenchModel,
-): Promise<number[]> {
+  threads: number,
+): Promise<number[][]> {
   const args = [
     "run",
     "-A",
@@ -459,6 +485,8 @@ async function childSeconds(
     String(steps),
     "--child-model",
     JSON.stringify(m),
+    "--threads",
+    String(threads),
   ];
   const outs = await Promise.all(
     Array.from(
@@ -473,16 +501,108 @@ async function childSeconds(
   );
   return outs.map((o) => {
     const text = new TextDecoder().decode(o.stdout).trim().split("\n").pop();
-    const secs = Number(text);
-    if (!o.success || !Number.isFinite(secs)) {
+    let ms: unknown = null;
+    try {
+      ms = JSON.parse(text ?? "");
+    } catch { /* reported below */ }
+    if (
+      !o.success || !Array.isArray(ms) ||
+      !ms.every((t) => typeof t === "number" && Number.isFinite(t))
+    ) {
       throw new Error(
         `bench child failed (stdout "${text}"): ${
           new TextDecoder().decode(o.stderr).slice(-2000)
         }`,
       );
     }
-    return secs;
+    return ms as number[];
   });
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/** The scaling measurement: SGD step times with 1 and with N threads. */
+export interface Scaling {
+  model: string;
+  batch: number;
+  threads: number;
+  /** Median SGD step (ms) of each 1-thread child, in run order. */
+  oneThreadMs: number[];
+  /** Median SGD step (ms) of each N-thread child, in run order. */
+  allThreadsMs: number[];
+  /** Median of oneThreadMs over median of allThreadsMs. */
+  scaling: number;
+  /** `uptime`'s load averages (1, 5, 15 min) before and after, where readable. */
+  loadBefore: number[] | null;
+  loadAfter: number[] | null;
+}
+
+function loadAverages(): number[] | null {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).map(
+      Number,
+    );
+  } catch {
+    return null;
+  }
+}
+
+async function measureScaling(
+  m: BenchModel,
+  threads: number,
+  pairs: number,
+  steps: number,
+): Promise<Scaling> {
+  const loadBefore = loadAverages();
+  const one: number[] = [], all: number[] = [];
+  for (let i = 0; i < pairs; i++) {
+    const [a] = await childStepMs(1, steps, m, 1);
+    one.push(median(a));
+    const [b] = await childStepMs(1, steps, m, threads);
+    all.push(median(b));
+    log(
+      `  pair ${i + 1}: 1 thread ${
+        median(a).toFixed(0)
+      } ms/step, ${threads} threads ${median(b).toFixed(0)} ms/step`,
+    );
+  }
+  return {
+    model: buildModel(m).name,
+    batch: m.batch,
+    threads,
+    oneThreadMs: one.map(Math.round),
+    allThreadsMs: all.map(Math.round),
+    scaling: median(one) / median(all),
+    loadBefore,
+    loadAfter: loadAverages(),
+  };
+}
+
+/** SGD training images per second of the `quick` preset's model and batch. */
+function quickImagesPerSecond(warmup: number, steps: number): {
+  model: string;
+  batch: number;
+  stepMs: number;
+  imagesPerSecond: number;
+} {
+  const q = PRESETS.quick;
+  const ds = q.datasets[0].name;
+  const info = DATASETS[ds as keyof typeof DATASETS];
+  const m: BenchModel = {
+    depth: q.model.kind === "wrn" ? q.model.depth : 10,
+    widen: q.model.kind === "wrn" ? q.model.widen : 1,
+    inputShape: [info.height, info.width, info.channels],
+    batch: q.batchSize,
+  };
+  const model = modelFor(q.model, ds);
+  const r = runSteps(model, METHODS.sgd(), m, warmup + steps, 7);
+  const stepMs = median(r.times.slice(warmup));
+  return {
+    model: model.name,
+    batch: m.batch,
+    stepMs,
+    imagesPerSecond: m.batch / (stepMs / 1000),
+  };
 }
 
 async function webgpuAvailable(): Promise<boolean> {
@@ -502,6 +622,8 @@ export interface BenchResult {
   date: string;
   machine: { cpu: string; logicalCores: number; os: string; deno: string };
   backend: BackendInfo;
+  /** Threads of the fast CPU path in this run (`--threads`, default every logical core). */
+  threads: number;
   methods: MethodTimes;
   wrn28: MethodTimes | null;
   sam_over_sgd: number;
@@ -515,6 +637,14 @@ export interface BenchResult {
   };
   speedup: number;
   train_over_forward: number;
+  /** SGD step time with 1 thread over all threads (null: `--no-scaling`). */
+  scaling: number | null;
+  scalingDetail: Scaling | null;
+  /** Multiply-adds per second (billions) of the SGD step of the step-time model, all threads. */
+  gmacs_per_s: number;
+  /** SGD training images per second of the `quick` preset's model, all threads. */
+  quick_images_per_s: number;
+  quick: { model: string; batch: number; stepMs: number };
   /** Inference forward of the step-time model: wall and CPU median (ms). */
   trainModelForwardMs: { wall: number; cpu: number | null };
   augment_images_per_s: number;
@@ -564,18 +694,43 @@ function cpuName(): string {
  */
 export async function runBench(
   plan: BenchPlan,
-  options: { parallel?: boolean; webgpu?: boolean } = {},
+  options: {
+    parallel?: boolean;
+    webgpu?: boolean;
+    scaling?: boolean;
+    threads?: number;
+  } = {},
 ): Promise<BenchResult> {
   const fast = FAST_CPU_BACKEND as BackendName;
-  const backend = await useBackend(fast);
+  const threads = options.threads ?? defaultThreads();
+  const backend = await useBackend(fast, { threads });
   log(
-    `fast CPU path: ${backend.backend} (${backend.projectKernels.join(", ")})`,
+    `fast CPU path: ${backend.backend} on ${backend.device} (${
+      backend.projectKernels.join(", ")
+    })`,
   );
 
   log("step times (SGD / SAM / PoF):");
-  const methods = timeMethods(plan.methods, plan.warmup, plan.steps);
+  const methods = timeMethods(
+    plan.methods,
+    plan.warmup,
+    plan.steps,
+    backend.threads ?? 1,
+  );
   const trainModelForwardMs = forwardMs(plan.methods, 3);
-  const wrn28 = plan.wrn28 ? timeMethods(plan.wrn28, 1, 3) : null;
+  const stepMacs = 3 * buildModel(plan.methods).multiplyAdds *
+    plan.methods.batch;
+  const gmacs = stepMacs / (methods.medianMs.sgd / 1000) / 1e9;
+  log(`  SGD step: ${gmacs.toFixed(1)} G multiply-adds/s`);
+  const wrn28 = plan.wrn28
+    ? timeMethods(plan.wrn28, 1, 3, backend.threads ?? 1)
+    : null;
+  const quick = quickImagesPerSecond(plan.warmup, plan.steps);
+  log(
+    `  quick preset's ${quick.model}, batch ${quick.batch}: ${
+      quick.imagesPerSecond.toFixed(0)
+    } images/s`,
+  );
 
   log("leak check:");
   const leaks: BenchResult["leaks"] = {};
@@ -633,11 +788,29 @@ export async function runBench(
   const augment = augmentImagesPerSecond(plan.augmentSeconds);
   log(`  ${augment.toFixed(0)} images/s`);
 
+  let scalingDetail: Scaling | null = null;
+  if (options.scaling !== false) {
+    log(`thread scaling (child processes, 1 vs ${backend.threads} threads):`);
+    scalingDetail = await measureScaling(
+      plan.methods,
+      backend.threads ?? 1,
+      plan.scalingPairs,
+      plan.scalingSteps,
+    );
+    log(
+      `  scaling x${scalingDetail.scaling.toFixed(2)} (load ${
+        scalingDetail.loadBefore?.join(" ") ?? "?"
+      } -> ${scalingDetail.loadAfter?.join(" ") ?? "?"})`,
+    );
+  }
+
   let parallel: BenchResult["parallel"] = null;
   if (options.parallel !== false) {
-    log("parallel runs (2 processes vs 1):");
-    const [one] = await childSeconds(1, plan.parallelSteps, plan.small);
-    const two = await childSeconds(2, plan.parallelSteps, plan.small);
+    log("parallel runs (2 single-thread processes vs 1):");
+    const [one] = (await childStepMs(1, plan.parallelSteps, plan.small, 1))
+      .map((t) => sum(t) / 1000);
+    const two = (await childStepMs(2, plan.parallelSteps, plan.small, 1))
+      .map((t) => sum(t) / 1000);
     const twoSeconds = Math.max(...two);
     parallel = {
       copies: 2,
@@ -663,6 +836,7 @@ export async function runBench(
       : methods.medianMs.sgd / trainModelForwardMs.wall,
     augment_images_per_s: augment,
     leaked_tensors: leaked,
+    scaling: scalingDetail?.scaling ?? null,
   };
   const targets: BenchResult["targets"] = {};
   for (const [k, v] of Object.entries(figures)) {
@@ -683,6 +857,7 @@ export async function runBench(
       deno: Deno.version.deno,
     },
     backend,
+    threads: backend.threads ?? 1,
     methods,
     wrn28,
     sam_over_sgd: figures.sam_over_sgd,
@@ -696,6 +871,11 @@ export async function runBench(
     },
     speedup: figures.speedup,
     train_over_forward: figures.train_over_forward,
+    scaling: figures.scaling,
+    scalingDetail,
+    gmacs_per_s: gmacs,
+    quick_images_per_s: quick.imagesPerSecond,
+    quick: { model: quick.model, batch: quick.batch, stepMs: quick.stepMs },
     trainModelForwardMs,
     augment_images_per_s: augment,
     leaks,
@@ -731,30 +911,46 @@ export function formatTargets(targets: BenchResult["targets"]): string {
     .join("\n");
 }
 
-async function child(steps: number, m: BenchModel): Promise<void> {
+async function child(
+  steps: number,
+  m: BenchModel,
+  threads: number | undefined,
+): Promise<void> {
   quiet = true;
-  await useBackend(FAST_CPU_BACKEND);
+  await useBackend(FAST_CPU_BACKEND, { threads });
   const r = new StepRunner(buildModel(m), METHODS.sgd(), m, 6);
   r.step(); // warm-up
-  let ms = 0;
-  for (let i = 0; i < steps; i++) ms += r.step();
+  const ms: number[] = [];
+  for (let i = 0; i < steps; i++) ms.push(r.step());
   r.dispose();
-  console.log(String(ms / 1000));
+  console.log(JSON.stringify(ms));
 }
 
 if (import.meta.main) {
   const args = parseArgs(Deno.args, {
-    string: ["out", "child", "child-model"],
-    boolean: ["short", "help", "no-parallel", "no-webgpu"],
+    string: ["out", "child", "child-model", "threads"],
+    boolean: ["short", "help", "no-parallel", "no-webgpu", "no-scaling"],
     default: { out: "results/bench.json" },
   });
   if (args.help) {
     console.log(
-      "deno task bench [--out FILE] [--short] [--no-parallel] [--no-webgpu]\n" +
-        "Measures step times of SGD/SAM/PoF, fast path vs stock cpu, augmentation, leaks;\n" +
-        "prints them beside the targets and writes JSON to --out (default results/bench.json).",
+      "deno task bench [--out FILE] [--short] [--threads N] [--no-scaling] [--no-parallel] [--no-webgpu]\n" +
+        "Measures step times of SGD/SAM/PoF, thread scaling, fast path vs stock cpu, augmentation, leaks;\n" +
+        "prints them beside the targets and writes JSON to --out (default results/bench.json).\n" +
+        "--threads N: threads of the fast CPU path (default every logical core).",
     );
     Deno.exit(0);
+  }
+  let threads: number | undefined;
+  if (args.threads !== undefined) {
+    try {
+      threads = parseThreads(String(args.threads));
+    } catch (e) {
+      console.error(`error: ${(e as Error).message}`);
+      Deno.exit(2);
+    }
+    const note = threadsNote(threads);
+    if (note && !args.child) console.error(note);
   }
   if (args.child) {
     const steps = Number(args.child);
@@ -763,17 +959,28 @@ if (import.meta.main) {
         `--child needs a positive step count, got "${args.child}"`,
       );
     }
-    await child(steps, JSON.parse(String(args["child-model"])) as BenchModel);
+    await child(
+      steps,
+      JSON.parse(String(args["child-model"])) as BenchModel,
+      threads,
+    );
     Deno.exit(0);
   }
   const plan = benchPlan(args.short === true);
   const result = await runBench(plan, {
     parallel: !args["no-parallel"],
     webgpu: !args["no-webgpu"],
+    scaling: !args["no-scaling"],
+    threads,
   });
   console.log(
     `\n${plan.mode} bench on ${result.machine.cpu} (${result.machine.logicalCores} logical cores), ` +
-      `backend ${result.backend.backend}\n` + formatTargets(result.targets),
+      `backend ${result.backend.backend}, ${result.threads} thread(s)\n` +
+      formatTargets(result.targets) +
+      `\ngmacs_per_s            ${result.gmacs_per_s.toFixed(1).padStart(12)}` +
+      `\nquick_images_per_s     ${
+        result.quick_images_per_s.toFixed(0).padStart(12)
+      }`,
   );
   await writeFileAtomic(
     String(args.out),

@@ -16,7 +16,18 @@ const FIGURES = [
   "train_over_forward",
   "augment_images_per_s",
   "leaked_tensors",
+  "scaling",
 ] as const;
+
+/**
+ * Forward multiply-adds per image of WRN-10-1 on 32x32x3, by hand: conv
+ * 3->16 (1024 px x 27 x 16), block 16->16 (2 x 1024 x 144 x 16), block
+ * 16->32 stride 2 (256 x 144 x 32 + 256 x 288 x 32 + 1x1 shortcut
+ * 256 x 16 x 32), block 32->64 stride 2 (64 x 288 x 64 + 64 x 576 x 64 +
+ * 64 x 32 x 64), classifier 64 x 10.
+ */
+const MACS_WRN_10_1_32 = 442_368 + 2 * 2_359_296 +
+  (1_179_648 + 2_359_296 + 131_072) + (1_179_648 + 2_359_296 + 131_072) + 640;
 
 Deno.test("bench --short writes every figure and prints it beside its target", async () => {
   const dir = await Deno.makeTempDir({ prefix: "bench_test_" });
@@ -31,6 +42,8 @@ Deno.test("bench --short writes every figure and prints it beside its target", a
         `${root}repro/bench.ts`,
         "--short",
         "--no-webgpu",
+        "--threads",
+        "2",
         "--out",
         out,
       ],
@@ -48,7 +61,7 @@ Deno.test("bench --short writes every figure and prints it beside its target", a
 
     // Every figure is present, finite and positive (leaks: exactly zero).
     for (const k of FIGURES) {
-      const v = r[k];
+      const v = r[k] as number;
       assert(Number.isFinite(v), `${k} = ${v}`);
       const t = r.targets[k];
       assert(t, `targets.${k} missing`);
@@ -89,6 +102,31 @@ Deno.test("bench --short writes every figure and prints it beside its target", a
       1e-9,
     );
     assert(r.trainModelForwardMs.wall > 0);
+
+    // Threads: recorded beside backend and device; scaling is the ratio of
+    // the recorded medians of the 1-thread and N-thread children.
+    assertEquals(r.threads, r.backend.threads);
+    assertEquals(r.threads, 2);
+    const sc = r.scalingDetail!;
+    assertEquals(sc.threads, 2);
+    assertEquals(sc.oneThreadMs.length, 1);
+    assertAlmostEquals(
+      r.scaling!,
+      median(sc.oneThreadMs) / median(sc.allThreadsMs),
+      0.02 * r.scaling!,
+    );
+    // gmacs_per_s: 3 forward passes' multiply-adds of the step model per SGD step.
+    const wrn10 = 3 * MACS_WRN_10_1_32 * r.methods.batch;
+    assertAlmostEquals(
+      r.gmacs_per_s,
+      wrn10 / (r.methods.medianMs.sgd / 1000) / 1e9,
+      1e-6 * r.gmacs_per_s,
+    );
+    assertAlmostEquals(
+      r.quick_images_per_s,
+      r.quick.batch / (r.quick.stepMs / 1000),
+      1e-6 * r.quick_images_per_s,
+    );
     assert(r.parallel !== null && r.parallel.gain > 0);
     assertEquals(r.webgpu, null);
 
@@ -102,7 +140,8 @@ Deno.test("bench --short writes every figure and prints it beside its target", a
       assert(row.includes(`target ${t.op} ${t.value}`), row);
       const shown = Number(row.slice(k.length).trim().split(/\s+/)[0]);
       // Printed with 3 decimals, or none from 100 up.
-      assertAlmostEquals(shown, r[k], Math.abs(r[k]) >= 100 ? 0.51 : 0.00051);
+      const v = r[k] as number;
+      assertAlmostEquals(shown, v, Math.abs(v) >= 100 ? 0.51 : 0.00051);
       assert(/\b(yes|NO)\s*$/.test(row), row);
     }
     assert(stdout.includes(`wrote ${out}`), stdout);

@@ -7,7 +7,11 @@
  * @module
  */
 import { parseArgs } from "@std/cli";
-import { BACKEND_NAMES, type BackendName } from "../lib/backend.ts";
+import {
+  BACKEND_NAMES,
+  type BackendName,
+  parseThreads,
+} from "../lib/backend.ts";
 import { parseShard, type Shard } from "../lib/train/shard.ts";
 import {
   type Preset,
@@ -23,6 +27,8 @@ export interface CliOptions {
   seeds: number;
   out: string;
   backend: BackendName;
+  /** `--threads`: threads of the fast CPU path (undefined: every logical core). */
+  threads?: number;
   shard: Shard;
   dryRun: boolean;
   quiet: boolean;
@@ -76,6 +82,7 @@ Options:
   --seeds N            number of seeds 0..N-1 (default: the preset's)
   --out DIR            results folder (default results/<preset>); runs go to DIR/runs
   --backend NAME       ${BACKEND_NAMES.join(" | ")} (default auto)
+  --threads N          threads of the fast CPU path (wasm; default: every logical core, at most 8)
   --shard i/n          train only shard i of n of the run list (0 <= i < n)
   --checkpoint-every K checkpoint every K epochs (default: the preset's)
   --data-dir DIR       dataset cache (default: env POF_DATA_DIR, else ./data)
@@ -88,6 +95,7 @@ const STRING_FLAGS = [
   "seeds",
   "out",
   "backend",
+  "threads",
   "shard",
   "checkpoint-every",
   "data-dir",
@@ -184,6 +192,14 @@ export function parseCli(args: string[]): CliOptions | "help" {
       `unknown backend "${backend}"; valid: ${BACKEND_NAMES.join(", ")}`,
     );
   }
+  let threads: number | undefined;
+  if (flag.threads !== undefined) {
+    try {
+      threads = parseThreads(flag.threads);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
   let shard: Shard = { index: 0, count: 1 };
   if (flag.shard !== undefined) {
     try {
@@ -200,6 +216,7 @@ export function parseCli(args: string[]): CliOptions | "help" {
       : positiveInt("seeds", flag.seeds),
     out: flag.out ?? `results/${preset.name}`,
     backend: backend as BackendName,
+    threads,
     shard,
     dryRun: a["dry-run"] === true,
     quiet: a.quiet === true,

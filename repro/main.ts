@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type BackendInfo, useBackend } from "../lib/backend.ts";
+import { type BackendInfo, threadsNote, useBackend } from "../lib/backend.ts";
 import { Rng } from "../lib/rng.ts";
 import { runId, withDependencies } from "../lib/train/run_id.ts";
 import {
@@ -268,6 +268,10 @@ export async function main(args: string[]): Promise<number> {
     console.error(`error: ${e.message}`);
     return 2;
   }
+  const note = options.threads === undefined
+    ? null
+    : threadsNote(options.threads);
+  if (note) console.error(note);
   if (options.dataDir !== undefined) {
     // The runs load their data through lib/data, which reads POF_DATA_DIR.
     Deno.env.set("POF_DATA_DIR", options.dataDir);
@@ -289,7 +293,9 @@ export async function main(args: string[]): Promise<number> {
   const bar = new ProgressBar({ quiet: options.quiet });
   const say = (s: string) => options.quiet ? undefined : console.error(s);
   say(options.preset.description);
-  const backend: BackendInfo = await useBackend(options.backend);
+  const backend: BackendInfo = await useBackend(options.backend, {
+    threads: options.threads,
+  });
   say(`backend: ${backend.backend} (${backend.package}) on ${backend.device}`);
   const seeds = Array.from({ length: options.seeds }, (_, i) => i);
   const runsDir = `${options.out}/runs`;

@@ -39,6 +39,9 @@ Deno.test("every flag error is a UsageError naming the value and the valid choic
       "--data-dir given more than once (3 times",
     ]],
     [["fig1", "--data-dir="], ["--data-dir needs a value"]],
+    [["fig1", "--threads", "0"], ["--threads", '"0"']],
+    [["fig1", "--threads", "abc"], ["--threads", '"abc"']],
+    [["fig1", "--threads", "1.5"], ["--threads", '"1.5"']],
   ];
   for (const [args, parts] of cases) {
     const e = assertThrows(
@@ -148,9 +151,34 @@ Deno.test("the CLI exits 2 with one error line on a bad flag, 0 with --help", as
   const badPreset = await cli(["fig1", "--preset", "tiny"]);
   assertEquals(badPreset.code, 2);
   assertStringIncludes(badPreset.stderr, "valid: smoke, quick, paper");
+  for (const v of ["0", "abc", "1.5"]) {
+    const badThreads = await cli(["fig1", "--threads", v]);
+    assertEquals(badThreads.code, 2);
+    assertEquals(badThreads.stderr.trim().split("\n").length, 1);
+    assertStringIncludes(badThreads.stderr, `--threads`);
+    assertStringIncludes(badThreads.stderr, `"${v}"`);
+  }
+  // More threads than cores: allowed, with a one-line note.
+  const out = await Deno.makeTempDir({ prefix: "main_test_threads_" });
+  const many = await cli([
+    "fig1",
+    "--preset",
+    "smoke",
+    "--threads",
+    "1000",
+    "--dry-run",
+    "--out",
+    out,
+  ]);
+  await Deno.remove(out, { recursive: true });
+  assertEquals(many.code, 0, many.stderr);
+  const notes = many.stderr.split("\n").filter((l) => l.startsWith("note:"));
+  assertEquals(notes.length, 1, many.stderr);
+  assertStringIncludes(notes[0], "--threads 1000 is more than the");
   const help = await cli(["--help"]);
   assertEquals(help.code, 0);
   assertStringIncludes(help.stdout, "--dry-run");
+  assertStringIncludes(help.stdout, "--threads N");
 });
 
 Deno.test("--out / --data-dir that cannot be created or written: exit 2, one line with the path and the OS error", async () => {

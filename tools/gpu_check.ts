@@ -318,7 +318,7 @@ export async function gpuCheck(
  * ```ts
  * import { formatReport } from "./gpu_check.ts";
  * const text = formatReport({
- *   backend: { requested: "tensorflow", backend: "tensorflow", device: "libtensorflow GPU (all visible devices)",
+ *   backend: { requested: "tensorflow", backend: "tensorflow", device: "libtensorflow GPU (all visible devices)", threads: null,
  *     package: "@tensorflow/tfjs-node-gpu@4.22.0", projectKernels: [], tfjsVersion: "4.22.0", denoVersion: "2.9.6" },
  *   gpus: [{ index: 0, name: "NVIDIA H100", memoryTotalMiB: 81559, memoryUsedMiB: 1000, driverVersion: "550" }],
  *   tfjsBytes: 0,

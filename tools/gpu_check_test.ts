@@ -186,6 +186,7 @@ Deno.test("parseGpuCheckArgs and formatReport", () => {
       requested: "tensorflow",
       backend: "tensorflow",
       device: "libtensorflow GPU (CUDA_VISIBLE_DEVICES=0)",
+      threads: null,
       package: "@tensorflow/tfjs-node-gpu@4.22.0",
       projectKernels: [],
       tfjsVersion: "4.22.0",

@@ -1,6 +1,6 @@
 /**
  * `deno task notebooks [--preset smoke|quick|paper] [--out DIR] [--only a,b]
- * [--timeout S] [--write-back]`
+ * [--timeout S] [--threads N] [--write-back]`
  *
  * Executes every notebook in `notebooks/` headlessly under the Deno Jupyter
  * kernel (Python's nbclient drives the kernel `deno`, installed by
@@ -8,7 +8,9 @@
  * file-name order, and saves the executed copies to
  * `results/notebooks/<preset>/` (never over the committed notebooks). The
  * notebooks read the preset from `POF_PRESET` and the results folder from
- * `POF_RESULTS` (default `results/<preset>`), which this tool sets.
+ * `POF_RESULTS` (default `results/<preset>`), which this tool sets, and a
+ * notebook whose results are missing runs `repro` with `POF_THREADS`
+ * threads (`--threads`; default every logical core).
  *
  * After execution each copy is checked ({@link checkExecutedNotebook}): no
  * error output, every cell tagged `figure` displayed a vega-lite bundle with
@@ -26,6 +28,7 @@
 import { parseArgs } from "@std/cli";
 import { writeFileAtomic } from "../lib/atomic_write.ts";
 import { PRESET_NAMES } from "../lib/preset_name.ts";
+import { parseThreads, threadsNote } from "../lib/backend.ts";
 
 /** The preset names the notebooks understand (the project's, lib/preset_name.ts). */
 export const NOTEBOOK_PRESETS = PRESET_NAMES;
@@ -195,6 +198,8 @@ export interface NotebookCliOptions {
   figures: string;
   /** Notebook names (without `.ipynb`) to run; empty = all. */
   only: string[];
+  /** `--threads`: threads of the fast CPU path for fallback runs (`POF_THREADS`); undefined: every core. */
+  threads?: number;
   /** Per-cell timeout in seconds. */
   timeout: number;
   writeBack: boolean;
@@ -216,6 +221,7 @@ Executes notebooks/*.ipynb under the Deno Jupyter kernel and saves executed copi
   --figures DIR    where the notebooks write figure SVGs (default results/figures)
   --only a,b       run only these notebooks (names without .ipynb)
   --timeout S      per-cell timeout in seconds (default 3600)
+  --threads N      threads of the fast CPU path when a notebook runs a missing target (default: every core)
   --write-back     after all checks pass, copy the executed notebooks over notebooks/*.ipynb
   --help           this text`;
 
@@ -232,7 +238,15 @@ Executes notebooks/*.ipynb under the Deno Jupyter kernel and saves executed copi
 export function parseNotebookCli(
   args: string[],
 ): NotebookCliOptions | "help" {
-  const known = ["preset", "results", "out", "figures", "only", "timeout"];
+  const known = [
+    "preset",
+    "results",
+    "out",
+    "figures",
+    "only",
+    "timeout",
+    "threads",
+  ];
   const a = parseArgs(args, {
     string: known,
     boolean: ["write-back", "help"],
@@ -270,6 +284,14 @@ export function parseNotebookCli(
       throw new NotebookUsageError(`--${k} needs a value`);
     }
   }
+  let threads: number | undefined;
+  if (a.threads !== undefined) {
+    try {
+      threads = parseThreads(String(a.threads));
+    } catch (e) {
+      throw new NotebookUsageError((e as Error).message);
+    }
+  }
   return {
     preset: preset as NotebookCliOptions["preset"],
     out: (a.out as string | undefined) ?? `results/notebooks/${preset}`,
@@ -277,6 +299,7 @@ export function parseNotebookCli(
     figures: (a.figures as string | undefined) ?? "results/figures",
     only,
     timeout,
+    threads,
     writeBack: a["write-back"] === true,
   };
 }
@@ -512,12 +535,17 @@ export async function runNotebooks(
   }
   await Deno.mkdir(out, { recursive: true });
   const python = await findPython(log);
-  const env = {
+  const env: Record<string, string> = {
     POF_PRESET: o.preset,
     POF_RESULTS: abs(o.results),
     POF_FIGURES: abs(o.figures),
     NO_COLOR: "1",
   };
+  if (o.threads !== undefined) {
+    env.POF_THREADS = String(o.threads);
+    const note = threadsNote(o.threads);
+    if (note) log(note);
+  }
   const results: NotebookResult[] = [];
   for (const name of names) {
     const t0 = performance.now();

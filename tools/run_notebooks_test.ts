@@ -115,8 +115,19 @@ Deno.test("parseNotebookCli: defaults, flags and errors", () => {
     figures: "results/figures",
     only: [],
     timeout: 3600,
+    threads: undefined,
     writeBack: false,
   });
+  const t = parseNotebookCli(["--threads", "3"]);
+  assert(t !== "help");
+  assertEquals(t.threads, 3);
+  for (const bad of ["0", "abc", "1.5"]) {
+    assertThrows(
+      () => parseNotebookCli(["--threads", bad]),
+      NotebookUsageError,
+      `--threads must be a positive integer, got "${bad}"`,
+    );
+  }
   const o = parseNotebookCli([
     "--preset=paper",
     "--only",

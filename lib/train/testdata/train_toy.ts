@@ -4,11 +4,15 @@
  * SIGKILL at random moments and start it again.
  *
  * Usage: deno run -A --import-map=tools/offline_import_map.json
- *   lib/train/testdata/train_toy.ts <runsDir> <epochs> [seed]
+ *   lib/train/testdata/train_toy.ts <runsDir> <epochs> [seed] [--threads N]
+ *
+ * Without `--threads` it trains on the `cpu` backend; with it, on the fast
+ * CPU path (`wasm`) with N threads. Prints the final metrics and the
+ * backend's thread count as one JSON line.
  *
  * @module
  */
-import { useBackend } from "../../backend.ts";
+import { parseThreads, useBackend } from "../../backend.ts";
 import { trainRun } from "../runner.ts";
 import { buildRun } from "../build.ts";
 import type { RunConfig } from "../run_config.ts";
@@ -39,12 +43,17 @@ export function toyRun(epochs: number, seed = 0): RunConfig {
 }
 
 if (import.meta.main) {
-  const [runsDir, epochs, seed] = Deno.args;
-  await useBackend("cpu");
+  const args = [...Deno.args];
+  const at = args.indexOf("--threads");
+  const threads = at < 0 ? undefined : args.splice(at, 2)[1] ?? "";
+  const [runsDir, epochs, seed] = args;
+  const info = threads === undefined
+    ? await useBackend("cpu")
+    : await useBackend("wasm", { threads: parseThreads(threads) });
   const done = await trainRun(toyRun(Number(epochs), Number(seed ?? 0)), {
     runsDir,
     build: buildRun,
     checkpointEvery: 1,
   });
-  console.log(JSON.stringify(done.final));
+  console.log(JSON.stringify({ final: done.final, threads: info.threads }));
 }
