@@ -144,7 +144,10 @@ export async function scratchCopy(root: string): Promise<string> {
   for (const name of LINK) {
     try {
       await Deno.stat(`${root}/${name}`);
-      await Deno.symlink(await Deno.realPath(`${root}/${name}`), `${dest}/${name}`);
+      await Deno.symlink(
+        await Deno.realPath(`${root}/${name}`),
+        `${dest}/${name}`,
+      );
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
@@ -181,7 +184,7 @@ export async function runMutant(
 ): Promise<MutantResult> {
   const path = `${dir}/${mutant.file}`;
   const original = await Deno.readTextFile(path);
-  const count = original.split(mutant.find).length - 1;
+  const count = mutant.find === "" ? 1 : original.split(mutant.find).length - 1;
   if (count !== 1) {
     throw new Error(
       `mutant "${mutant.name}": snippet found ${count} times in ${mutant.file}`,
@@ -194,7 +197,10 @@ export async function runMutant(
     "--import-map=tools/offline_import_map.json",
   ];
   const started = performance.now();
-  await Deno.writeTextFile(path, original.replace(mutant.find, () => mutant.replace));
+  await Deno.writeTextFile(
+    path,
+    original.replace(mutant.find, () => mutant.replace),
+  );
   let status: MutantResult["status"];
   try {
     const controller = new AbortController();
@@ -231,18 +237,22 @@ export async function runMutant(
 async function main(): Promise<number> {
   const args = parseArgs(Deno.args, {
     string: ["only", "timeout"],
-    boolean: ["list", "verbose", "help"],
+    boolean: ["list", "verbose", "help", "baseline"],
+    negatable: ["baseline"],
+    default: { baseline: true },
   });
   if (args.help) {
     console.log(
-      "usage: deno task mutants [--only name1,name2] [--list] [--timeout seconds] [--verbose]",
+      "usage: deno task mutants [--only name1,name2] [--list] [--timeout seconds] [--verbose] [--no-baseline]",
     );
     return 0;
   }
   const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
   let selected = MUTANTS;
   if (args.only) {
-    const want = args.only.split(",").map((s) => s.trim()).filter(Boolean);
+    const want: string[] = String(args.only).split(",").map((s: string) =>
+      s.trim()
+    ).filter(Boolean);
     const unknown = want.filter((w) => !MUTANTS.some((m) => m.name === w));
     if (unknown.length) {
       console.error(
@@ -254,7 +264,9 @@ async function main(): Promise<number> {
   }
   const timeout = Number(args.timeout ?? 900);
   if (!(timeout > 0)) {
-    console.error(`mutants: --timeout must be a number > 0, got ${args.timeout}`);
+    console.error(
+      `mutants: --timeout must be a number > 0, got ${args.timeout}`,
+    );
     return 2;
   }
   if (args.list) {
@@ -274,6 +286,33 @@ async function main(): Promise<number> {
   let caught = 0;
   const survivors: string[] = [];
   try {
+    if (args.baseline) {
+      // The unmutated tests must pass in the copy, or "caught" means nothing.
+      const files = [...new Set(selected.flatMap((m) => m.tests))];
+      const base = await runMutant(dir, {
+        name: "baseline",
+        file: selected[0].file,
+        find: "",
+        replace: "",
+        tests: files,
+      }, { timeoutSeconds: timeout, verbose: args.verbose });
+      if (base.status !== "survived") {
+        console.log(
+          `mutants: the unmutated tests fail in the scratch copy (${base.status}, ${
+            base.seconds.toFixed(1)
+          } s): ${
+            files.join(" ")
+          }; fix them first (--verbose shows the output)`,
+        );
+        console.log(`mutants: 0 caught, 0 survived, baseline failed`);
+        return 1;
+      }
+      console.log(
+        `baseline ${files.length} test files pass unmutated (${
+          base.seconds.toFixed(1)
+        } s)`,
+      );
+    }
     for (const m of selected) {
       const r = await runMutant(dir, m, {
         timeoutSeconds: timeout,
