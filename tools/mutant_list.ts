@@ -223,6 +223,15 @@ export const MUTANTS: readonly (Mutant & { why: string })[] = [
     tests: ["lib/train/checkpoint_test.ts"],
   },
   {
+    name: "checkpoint-version-unchecked",
+    why:
+      "a checkpoint of another format version is read as if it were this one",
+    file: "lib/train/checkpoint.ts",
+    find: "if (format !== CHECKPOINT_FORMAT) {",
+    replace: "if (format !== CHECKPOINT_FORMAT && false) {",
+    tests: ["lib/train/checkpoint_test.ts"],
+  },
+  {
     name: "augment-flip-off-by-one",
     why: "horizontal flip shifted by one pixel",
     file: "lib/data/augment.ts",

@@ -5,7 +5,11 @@
  *
  * File layout (little-endian): the 8 magic bytes `POFCKPT1`, a uint32 header
  * length, the UTF-8 JSON header (meta + tensor table), zero padding to a
- * multiple of 4, then every tensor's float32 data in table order. A file is
+ * multiple of 4, then every tensor's float32 data in table order. The header's
+ * `format` is the layout's version ({@link CHECKPOINT_FORMAT}; files without
+ * it are version 1); a file of another version is refused with one line
+ * naming both versions. A golden version-1 file is committed under
+ * `lib/train/testdata/` and its test keeps every later version reading it. A file is
  * written to a temporary name in the same folder, flushed to disk, then
  * renamed, so a kill at any moment leaves either the previous checkpoint or
  * the new one, never a partial file under a checkpoint name.
@@ -19,6 +23,17 @@ import type { TrainState } from "../optim/method.ts";
 import { TMP_PREFIX, writeFileAtomic } from "../atomic_write.ts";
 
 const MAGIC = "POFCKPT1";
+
+/**
+ * The checkpoint layout version this code writes and reads.
+ *
+ * @example
+ * ```ts
+ * import { CHECKPOINT_FORMAT } from "./checkpoint.ts";
+ * if (CHECKPOINT_FORMAT !== 1) throw new Error();
+ * ```
+ */
+export const CHECKPOINT_FORMAT = 1;
 
 /** What a checkpoint holds. */
 export interface Checkpoint {
@@ -94,6 +109,7 @@ export async function encodeCheckpoint(ckpt: Checkpoint): Promise<Uint8Array> {
     }
   }
   const header = new TextEncoder().encode(JSON.stringify({
+    format: CHECKPOINT_FORMAT,
     epoch: ckpt.epoch,
     count: ckpt.state.opt.count,
     slots: Object.keys(ckpt.state.opt.slots),
@@ -150,6 +166,18 @@ export function decodeCheckpoint(
   const head = JSON.parse(
     new TextDecoder().decode(bytes.subarray(12, 12 + headLen)),
   );
+  const format = head.format ?? 1;
+  if (format !== CHECKPOINT_FORMAT) {
+    throw new Error(
+      `${source}: checkpoint format version ${
+        JSON.stringify(format)
+      }, but this code reads version ${CHECKPOINT_FORMAT} (${
+        typeof format === "number" && format > CHECKPOINT_FORMAT
+          ? "written by a newer version: update the code"
+          : "not a version this code knows"
+      })`,
+    );
+  }
   const dataStart = Math.ceil((12 + headLen) / 4) * 4;
   if (bytes.length !== dataStart + head.floats * 4) {
     throw new Error(
