@@ -331,8 +331,11 @@ export async function latestCheckpoint(dir: string): Promise<number | null> {
  *
  * @example
  * ```ts
- * import { pruneCheckpoints } from "./checkpoint.ts";
- * await pruneCheckpoints(await Deno.makeTempDir(), [10]);
+ * import { checkpointName, listCheckpoints, pruneCheckpoints } from "./checkpoint.ts";
+ * const dir = await Deno.makeTempDir();
+ * for (const e of [5, 10, 11, 12]) await Deno.writeFile(`${dir}/${checkpointName(e)}`, new Uint8Array(1));
+ * await pruneCheckpoints(dir, [10]);
+ * if ((await listCheckpoints(dir)).join() !== "10,12") throw new Error();
  * ```
  */
 export async function pruneCheckpoints(

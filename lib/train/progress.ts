@@ -78,8 +78,16 @@ export function renderProgress(p: ProgressState, width = 100): string {
  * @example
  * ```ts
  * import { ProgressBar } from "./progress.ts";
- * const bar = new ProgressBar({ quiet: true });
- * bar.line("not shown");
+ * let written = 0;
+ * const write = Deno.stderr.writeSync;
+ * Deno.stderr.writeSync = (b: Uint8Array) => (written += b.length, b.length);
+ * try {
+ *   new ProgressBar({ quiet: true }).line("not shown");
+ *   new ProgressBar().line("shown");
+ * } finally {
+ *   Deno.stderr.writeSync = write;
+ * }
+ * if (written !== "shown\n".length) throw new Error(`${written} bytes written`);
  * ```
  */
 export class ProgressBar {
