@@ -280,6 +280,23 @@ export const MUTANTS: readonly (Mutant & { why: string })[] = [
     tests: ["lib/analysis/checkpoint_stats_test.ts"],
   },
   {
+    name: "fig1-delta-from-train-curve",
+    why: "Fig. 1(c)'s Delta L at the point read from the training-loss curve",
+    file: "lib/analysis/toy_figures.ts",
+    find: "row.deltaLAtPoint[m] = te.deltaL;",
+    replace: "row.deltaLAtPoint[m] = tr.deltaL;",
+    tests: ["lib/analysis/toy_figures_test.ts"],
+  },
+  {
+    name: "fig2-align-unregularised",
+    why:
+      "Fig. 2(a) aligns the data gradient where it claims the regularised one",
+    file: "lib/analysis/toy_figures.ts",
+    find: 'align(r.gradient.map((x, j) => x + wd * theta[j]), "regularised");',
+    replace: 'align(r.gradient, "regularised");',
+    tests: ["lib/analysis/toy_figures_test.ts"],
+  },
+  {
     name: "im2col-right-edge",
     why: "im2col reads one pixel past the right edge",
     file: "lib/kernels/im2col.ts",
