@@ -232,6 +232,44 @@ export const MUTANTS: readonly (Mutant & { why: string })[] = [
     tests: ["lib/train/checkpoint_test.ts"],
   },
   {
+    name: "evaluate-train-mode",
+    why: "test error measured with batch statistics instead of running ones",
+    file: "lib/train/loop.ts",
+    find:
+      "const r = model.apply(state.params, state.bn, batch.x, { train: false });",
+    replace:
+      "const r = model.apply(state.params, state.bn, batch.x, {\n        train: true,\n        updateStats: false,\n      });",
+    tests: ["lib/train/loop_test.ts"],
+  },
+  {
+    name: "evaluate-unweighted-mean",
+    why:
+      "evaluation loss is the mean of batch means, so a short last batch is overweighted",
+    file: "lib/train/loop.ts",
+    find:
+      '  let lossSum = 0, errors = 0, n = 0;\n  for (const batch of data.batches()) {\n    const bs = batch.y.shape[0];\n    const [l, e] = tf.tidy(() => {\n      const r = model.apply(state.params, state.bn, batch.x, { train: false });\n      return [\n        softmaxCrossEntropy(r.logits, batch.y).dataSync()[0],\n        countErrors(r.logits, batch.y),\n      ];\n    });\n    lossSum += l * bs;\n    errors += e;\n    n += bs;\n    batch.x.dispose();\n    batch.y.dispose();\n  }\n  if (n === 0) throw new Error("evaluate: the evaluation data has no examples");\n  return { loss: lossSum / n, error: (100 * errors) / n };',
+    replace:
+      '  let lossSum = 0, errors = 0, n = 0, batches = 0;\n  for (const batch of data.batches()) {\n    const bs = batch.y.shape[0];\n    const [l, e] = tf.tidy(() => {\n      const r = model.apply(state.params, state.bn, batch.x, { train: false });\n      return [\n        softmaxCrossEntropy(r.logits, batch.y).dataSync()[0],\n        countErrors(r.logits, batch.y),\n      ];\n    });\n    lossSum += l;\n    batches++;\n    errors += e;\n    n += bs;\n    batch.x.dispose();\n    batch.y.dispose();\n  }\n  if (n === 0) throw new Error("evaluate: the evaluation data has no examples");\n  return { loss: lossSum / batches, error: (100 * errors) / n };',
+    tests: ["lib/train/loop_test.ts"],
+  },
+  {
+    name: "pof-weak-bn-policy-ignored",
+    why:
+      "PoF's weak-batch BatchNorm policy option never reaches the line search",
+    file: "lib/optim/pof.ts",
+    find: "            weakBatchNorm,\n",
+    replace: '            weakBatchNorm: "batch",\n',
+    tests: ["lib/optim/methods_test.ts"],
+  },
+  {
+    name: "pof-discard-limit-off-by-one",
+    why: "PoF discards one weak batch more than maxDiscards",
+    file: "lib/optim/pof.ts",
+    find: "discarded < maxDiscards",
+    replace: "discarded <= maxDiscards",
+    tests: ["lib/optim/methods_test.ts", "lib/optim/pof_test.ts"],
+  },
+  {
     name: "augment-flip-off-by-one",
     why: "horizontal flip shifted by one pixel",
     file: "lib/data/augment.ts",
