@@ -88,8 +88,8 @@ export const MUTANTS: readonly (Mutant & { why: string })[] = [
     name: "pof-wrong-sign",
     why: "PoF perturbs theta along +u instead of -u",
     file: "lib/optim/pof.ts",
-    find: "out[k] = tf.sub(theta0[k], tf.mul(u[k], scale));",
-    replace: "out[k] = tf.add(theta0[k], tf.mul(u[k], scale));",
+    find: "mapTree(theta0, (t, k) => tf.sub(t, tf.mul(u[k], scale)))",
+    replace: "mapTree(theta0, (t, k) => tf.add(t, tf.mul(u[k], scale)))",
     tests: ["lib/optim/pof_test.ts"],
   },
   {
@@ -320,19 +320,19 @@ export const MUTANTS: readonly (Mutant & { why: string })[] = [
   {
     name: "fig1-delta-from-train-curve",
     why: "Fig. 1(c)'s Delta L at the point read from the training-loss curve",
-    file: "lib/analysis/toy_figures.ts",
+    file: "lib/analysis/toy_fig1.ts",
     find: "row.deltaLAtPoint[m] = te.deltaL;",
     replace: "row.deltaLAtPoint[m] = tr.deltaL;",
-    tests: ["lib/analysis/toy_figures_test.ts"],
+    tests: ["lib/analysis/toy_fig1_test.ts"],
   },
   {
     name: "fig2-align-unregularised",
     why:
       "Fig. 2(a) aligns the data gradient where it claims the regularised one",
-    file: "lib/analysis/toy_figures.ts",
+    file: "lib/analysis/toy_fig2.ts",
     find: 'align(r.gradient.map((x, j) => x + wd * theta[j]), "regularised");',
     replace: 'align(r.gradient, "regularised");',
-    tests: ["lib/analysis/toy_figures_test.ts"],
+    tests: ["lib/analysis/toy_fig2_test.ts"],
   },
   {
     name: "im2col-right-edge",
