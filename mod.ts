@@ -264,6 +264,7 @@ export {
 export { evaluate, NonFiniteLossError, trainEpoch } from "./lib/train/loop.ts";
 export {
   type Checkpoint,
+  CHECKPOINT_FORMAT,
   latestCheckpoint,
   listCheckpoints,
   loadCheckpoint,
