@@ -266,6 +266,7 @@ export {
 export { evaluate, NonFiniteLossError, trainEpoch } from "./lib/train/loop.ts";
 export {
   type Checkpoint,
+  CHECKPOINT_FORMAT,
   CorruptCheckpointError,
   latestCheckpoint,
   type LatestValid,

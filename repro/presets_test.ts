@@ -1,5 +1,6 @@
 import {
   assert,
+  assertAlmostEquals,
   assertEquals,
   assertRejects,
   assertStringIncludes,
@@ -14,6 +15,7 @@ import {
   PRESETS,
   quickWith,
   samBaseRun,
+  samContinuedRun,
   scaleEpochs,
   sgdRun,
   withCachedDatasets,
@@ -22,7 +24,14 @@ import { lrAt } from "../lib/train/run_config.ts";
 import { runId, withDependencies } from "../lib/train/run_id.ts";
 import { datasetInfo } from "../lib/data/dataset_registry.ts";
 import { fabricateDataset } from "../lib/data/fixture_files.ts";
-import { TARGET_NAMES } from "./target.ts";
+import { type Preset, TARGET_NAMES } from "./target.ts";
+import { useBackend } from "../lib/backend.ts";
+import { Rng } from "../lib/rng.ts";
+import { methodFor } from "../lib/train/build.ts";
+import { sgdMethod } from "../lib/optim/sgd.ts";
+import { samMethod } from "../lib/optim/sam.ts";
+import { pofMethod } from "../lib/optim/pof.ts";
+import { maxParamDiff, stepOutcome } from "../tests/helpers/method_step.ts";
 
 Deno.test("the paper preset is Sec. 4.1", () => {
   const p = PRESETS.paper;
@@ -287,4 +296,64 @@ Deno.test("quick adds the datasets already cached and verified, downloads nothin
   } finally {
     await Deno.remove(cache, { recursive: true });
   }
+});
+
+Deno.test("wiring: every preset field that changes behaviour reaches the method's step", async () => {
+  await useBackend("cpu");
+  // Non-default values everywhere (paper: lr 0.1, rho 0.05, x0.2, momentum
+  // 0.9, wd 5e-4, PoF lr 3e-5, gamma U[0, 2], weak batch 32).
+  const p: Preset = {
+    ...PRESETS.smoke,
+    datasets: [{ ...PRESETS.smoke.datasets[0], lr: 0.07, rho: 0.02 }],
+    milestones: [1, 3],
+    lrFactor: 0.3,
+    momentum: 0.8,
+    weightDecay: 1e-3,
+    pofLr: 2e-3,
+    gammaMax: 0.7,
+    weakBatchSize: 5,
+  };
+  const ds = p.datasets[0];
+  const common = { momentum: 0.8, nesterov: true, weightDecay: 1e-3 };
+  // SGD: dataset lr, milestones, factor, momentum, weight decay.
+  const sgd = sgdRun(p, ds, 0);
+  for (const [count, lr] of [[0, 0.07], [10, 0.07 * 0.3], [30, 0.07 * 0.09]]) {
+    const got = stepOutcome(methodFor(sgd, 10, 0), { count });
+    assertAlmostEquals(got.metrics.lr, lr, 1e-15);
+    const want = stepOutcome(sgdMethod({ ...common, lr: got.metrics.lr }), {
+      count,
+    });
+    assertEquals(maxParamDiff(got, want), 0);
+  }
+  // SAM (base and continued): the dataset's rho.
+  for (const run of [samBaseRun(p, ds, 0), samContinuedRun(p, ds, 0)]) {
+    const got = stepOutcome(methodFor(run, 1000, 0));
+    assertAlmostEquals(got.metrics.samEpsilonNorm!, 0.02, 1e-6);
+    const want = stepOutcome(samMethod({ ...common, lr: 0.07, rho: 0.02 }));
+    assertEquals(maxParamDiff(got, want), 0);
+  }
+  // PoF: feature lr, gamma range, weak batch size.
+  const pof = pofRun(p, ds, 0);
+  assertEquals(pof.method.pof?.weakBatchSize, 5);
+  const got = stepOutcome(methodFor(pof, 1000, p.switchEpoch), { rngSeed: 3 });
+  assertEquals(got.metrics.lr, 2e-3);
+  assertEquals(got.metrics.gamma, new Rng(3).range(0, 0.7));
+  const want = stepOutcome(
+    pofMethod({
+      ...common,
+      lr: 2e-3,
+      gamma: { kind: "uniform", low: 0, high: 0.7 },
+    }),
+    { rngSeed: 3 },
+  );
+  assertEquals(maxParamDiff(got, want), 0);
+  // Fine-tuning: classifier only, at the SGD schedule's last rate.
+  const ft = finetuneRun(p, ds, 0);
+  const fto = stepOutcome(methodFor(ft, 1000, p.epochs));
+  assertAlmostEquals(fto.metrics.lr, 0.07 * 0.09, 1e-15);
+  assertEquals(fto.features, stepOutcome(sgdMethod({ lr: 0 })).features);
+  const ftWant = stepOutcome(
+    sgdMethod({ ...common, lr: 0.07 * 0.09, trainable: "classifier" }),
+  );
+  assertEquals(maxParamDiff(fto, ftWant), 0);
 });

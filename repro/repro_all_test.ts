@@ -84,8 +84,33 @@ Deno.test("deno task repro:all --preset smoke writes every target's files", asyn
     t1.map((r: { method: string; epoch: number }) => `${r.method}${r.epoch}`),
     ["sgd8", "sgd10", "sam8", "sam10", "pof9", "pof10"],
   );
+  // Each error is the testError its run logged at that epoch, and a whole
+  // number of mistakes on the smoke preset's 128 test images.
+  const logged = [...Deno.readDirSync(`${out}/runs`)].map((e) => ({
+    name: e.name,
+    records: Deno.readTextFileSync(`${out}/runs/${e.name}/metrics.jsonl`)
+      .split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l)),
+  }));
   for (const r of t1) {
-    assert(r.errors.length === 1 && r.errors[0] >= 0 && r.errors[0] <= 100);
+    assertEquals(r.errors.length, 1);
+    const mistakes = r.errors[0] * 128 / 100;
+    assert(
+      Math.abs(mistakes - Math.round(mistakes)) < 1e-9,
+      `${r.method}${r.epoch}: error ${r.errors[0]}% is not k/128`,
+    );
+    const fromLogs = logged
+      .filter((run) =>
+        new RegExp(`^synthetic-images-8x8-${r.method}(-from\\d+)?-e`).test(
+          run.name,
+        )
+      )
+      .flatMap((run) => run.records)
+      .filter((m: { epoch: number }) => m.epoch === r.epoch)
+      .map((m: { testError: number }) => m.testError);
+    assert(fromLogs.length >= 1, `${r.method}${r.epoch}: no run logged it`);
+    for (const e of fromLogs) {
+      assertEquals(e, r.errors[0], `${r.method}${r.epoch}`);
+    }
   }
   // Table 1's SAM 200 equals the shared SAM-200 run's epoch-8 error, which
   // is also where Fig. 4's PoF curve starts.

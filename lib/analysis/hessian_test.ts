@@ -159,6 +159,11 @@ function matVec(H: Float64Array, v: ArrayLike<number>): Float64Array {
   }
   return out;
 }
+function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
 function cos(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let ab = 0, aa = 0, bb = 0;
   for (let i = 0; i < a.length; i++) {
@@ -328,8 +333,9 @@ Deno.test("Lanczos top-k and Jacobi match an independently computed dense Hessia
     assert(
       maxAbsDiff(Av, dense.vectors[k].map((x) => x * dense.values[k])) < 1e-9,
     );
-    assertAlmostEquals(cos(dense.vectors[k], dense.vectors[k]), 1, 1e-12);
-    if (k > 0) assert(Math.abs(cos(dense.vectors[0], dense.vectors[k])) < 1e-9);
+    // unit norm (the eigen-equation above holds at any scale) and orthogonal
+    assertAlmostEquals(dot(dense.vectors[k], dense.vectors[k]), 1, 1e-12);
+    if (k > 0) assert(Math.abs(dot(dense.vectors[0], dense.vectors[k])) < 1e-9);
   }
   const obj = mlpObjective(keys);
   const k = 3;
@@ -346,6 +352,15 @@ Deno.test("Lanczos top-k and Jacobi match an independently computed dense Hessia
     );
     const c = Math.abs(cos(lz.vectors[i], dense.vectors[i]));
     assert(c >= 0.999, `eigenvector ${i}: |cos| = ${c}`);
+    // Lanczos' own vector: unit norm, and H v = lambda v with the
+    // independently computed Hessian.
+    const v = lz.vectors[i];
+    assertAlmostEquals(dot(v, v), 1, 1e-9, `eigenvector ${i} norm`);
+    const resid = maxAbsDiff(matVec(ref, v), v.map((x) => x * lz.values[i]));
+    assert(
+      resid < 1e-3 * Math.abs(dense.values[0]),
+      `eigenvector ${i}: |H v - lambda v| = ${resid}`,
+    );
   }
   assertThrows(
     () => lanczosTopK((v) => v, 3, { k: 4, rng: new Rng(1) }),

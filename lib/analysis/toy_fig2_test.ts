@@ -1,16 +1,29 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import { assert, assertEquals, assertNotEquals } from "@std/assert";
+import {
+  assert,
+  assertAlmostEquals,
+  assertEquals,
+  assertNotEquals,
+} from "@std/assert";
 import { useBackend } from "../backend.ts";
 import { Rng } from "../rng.ts";
 import { disposeTree } from "../tree.ts";
 import { ClassifierCurvature, classifierVector } from "./classifier_hessian.ts";
 import { symmetricEigen } from "./eigen.ts";
-import { trainToyModels } from "./toy_training.ts";
 import { fig2Config, runFig2 } from "./toy_fig2.ts";
+import { trainToyModels } from "./toy_training.ts";
+import {
+  argminConvex,
+  features64,
+  grad64,
+  hessian64,
+  loss64,
+  topEigen,
+} from "../../tests/helpers/classifier64.ts";
 
 await useBackend("cpu");
 
-Deno.test("runFig2 (smoke): counts cover every batch, xi* >= 0", () => {
+Deno.test("runFig2 (smoke): counts cover every batch; eigenvalues, xi* and top-eigenvector alignment equal float64 hand computations", () => {
   const cfg = fig2Config("smoke");
   const r = runFig2(cfg, { seed: 0 });
   assertEquals(r.eigIndexCounts.reduce((a, b) => a + b, 0), cfg.batches);
@@ -20,11 +33,70 @@ Deno.test("runFig2 (smoke): counts cover every batch, xi* >= 0", () => {
   );
   assertEquals(r.eigIndexCounts.length, (16 + 1) * 4);
   assertEquals([r.xiTrain.length, r.xiTest.length], [cfg.batches, cfg.batches]);
-  assert(r.xiTrain.every((x) => x >= 0 && x <= cfg.maxXi));
-  assert(r.cosTop.every((x) => x >= 0 && x <= 1 + 1e-12));
   for (let i = 1; i < r.eigenvalues.length; i++) {
     assert(r.eigenvalues[i] <= r.eigenvalues[i - 1]);
   }
+  // Everything again in float64, by hand, from the same trained SGD model.
+  const t = trainToyModels(cfg, { seed: 0 });
+  const d = 16, C = 4;
+  const Ftr = features64(cfg.hidden, t.sgd.params, t.data.train);
+  const Fte = features64(cfg.hidden, t.sgd.params, t.data.test);
+  const theta = classifierVector(t.sgd.params.classifier);
+  // Eigenvalues of the full training-set Hessian: their sum is its trace,
+  // their sum of squares its squared Frobenius norm.
+  const { H, m } = hessian64(Ftr, t.data.train.n, theta, d, C);
+  let tr = 0, fro = 0;
+  for (let i = 0; i < m; i++) tr += H[i * m + i];
+  for (const v of H) fro += v * v;
+  assertEquals(r.eigenvalues.length, m);
+  assertAlmostEquals(r.eigenvalues.reduce((a, v) => a + v, 0), tr, 1e-5 * tr);
+  assertAlmostEquals(
+    r.eigenvalues.reduce((a, v) => a + v * v, 0),
+    fro,
+    1e-5 * fro,
+  );
+  const top = topEigen(H, m);
+  assertAlmostEquals(r.eigenvalues[0], top.value, 1e-5 * top.value);
+  // The same mini-batches (the documented draw order), their xi* and the
+  // alignment of the regularised gradient with the top eigenvector.
+  const rng = new Rng(0).fork("fig2-batches");
+  const draw = (n: number) =>
+    Array.from({ length: cfg.miniBatch }, () => rng.int(n));
+  const wd = cfg.sgd.weightDecay;
+  for (let b = 0; b < cfg.batches; b++) {
+    for (
+      const [set, F, xi] of [["train", Ftr, r.xiTrain[b]], [
+        "test",
+        Fte,
+        r.xiTest[b],
+      ]] as const
+    ) {
+      const idx = draw(t.data[set].n);
+      const y = t.data[set].y;
+      const g = grad64(F, y, idx, theta, d, C);
+      const gn = Math.hypot(...g);
+      const along = (s: number) =>
+        loss64(F, y, idx, theta.map((v, i) => v - s * g[i] / gn), d, C);
+      const want = argminConvex(along, 0, cfg.maxXi);
+      // The line search's tolerance is absTol 1e-6 + relTol 1e-4.
+      assert(
+        Math.abs(xi - want) <= 1e-5 + 1e-3 * want,
+        `${set} batch ${b}: xi* ${xi} vs float64 ${want}`,
+      );
+      if (set === "train") {
+        const gr = g.map((v, i) => v + wd * theta[i]);
+        let dot = 0;
+        gr.forEach((v, i) => (dot += v * top.vector[i]));
+        assertAlmostEquals(
+          r.cosTop[b],
+          Math.abs(dot) / Math.hypot(...gr),
+          1e-4,
+        );
+      }
+    }
+  }
+  assert(r.xiTest.some((x, i) => x !== r.xiTrain[i]));
+  disposeTree(t.sgd.params.features, t.sgd.params.classifier);
 });
 
 Deno.test("runFig2 (smoke): Fig. 2(a) ranks by the data-loss gradient (paper), the regularised one separately", () => {

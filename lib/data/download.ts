@@ -336,8 +336,18 @@ export function formatProgress(p: DownloadProgress, width = 24): string {
  * @example
  * ```ts
  * import { stderrProgress } from "./download.ts";
- * const report = stderrProgress();
- * report({ name: "x", received: 1, total: 1, rate: 1, etaSeconds: 0, done: true });
+ * const written: string[] = [];
+ * const write = Deno.stderr.writeSync;
+ * Deno.stderr.writeSync = (b: Uint8Array) => written.push(new TextDecoder().decode(b)) && b.length;
+ * try {
+ *   const report = stderrProgress();
+ *   report({ name: "x", received: 1, total: 1, rate: 1, etaSeconds: 0, done: true });
+ * } finally {
+ *   Deno.stderr.writeSync = write;
+ * }
+ * if (!Deno.stderr.isTerminal() && !(written.length === 1 && written[0].startsWith("x ") && written[0].includes("done"))) {
+ *   throw new Error(JSON.stringify(written));
+ * }
  * ```
  */
 export function stderrProgress(): (p: DownloadProgress) => void {

@@ -27,8 +27,11 @@ export interface ImageSet {
  * @example
  * ```ts
  * import { validateImageSet } from "./image_set.ts";
- * validateImageSet({ images: new Uint8Array(2 * 4), labels: new Int32Array([0, 1]),
- *   n: 2, height: 2, width: 2, channels: 1 }, 2);
+ * const set = { images: new Uint8Array(2 * 4), labels: new Int32Array([0, 1]), n: 2, height: 2, width: 2, channels: 1 };
+ * validateImageSet(set, 2); // fine
+ * let message = "";
+ * try { validateImageSet({ ...set, labels: new Int32Array([0, 2]) }, 2); } catch (e) { message = String(e); }
+ * if (!message.startsWith("RangeError")) throw new Error(`label 2 of 2 classes accepted: ${message}`);
  * ```
  */
 export function validateImageSet(set: ImageSet, numClasses?: number): void {

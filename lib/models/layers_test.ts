@@ -228,6 +228,41 @@ Deno.test("batchNorm: train-mode gradients equal finite differences", () => {
     const fd = (at(1) - at(-1)) / (2 * eps);
     assertAlmostEquals(fd, norm, 1e-3 + 1e-2 * norm, `argument ${i}`);
   }
+  // Random directions too, against float64 central differences of a plain
+  // float64 BatchNorm (batch mean, biased variance, epsilon 1e-5).
+  const host = args.map((a) => Float64Array.from(a.dataSync()));
+  const wh = w.dataSync();
+  const f64 = (a: Float64Array[]) => {
+    const [xx, g, b] = a;
+    let out = 0;
+    for (let c = 0; c < 2; c++) {
+      let m = 0, v = 0;
+      for (let p = c; p < xx.length; p += 2) m += xx[p];
+      m /= xx.length / 2;
+      for (let p = c; p < xx.length; p += 2) v += (xx[p] - m) ** 2;
+      v /= xx.length / 2;
+      for (let p = c; p < xx.length; p += 2) {
+        out += (g[c] * (xx[p] - m) / Math.sqrt(v + 1e-5) + b[c]) * wh[p];
+      }
+    }
+    return out;
+  };
+  const gh = grads.map((g) => g.dataSync());
+  for (let trial = 0; trial < 3; trial++) {
+    const dirs = host.map((h) => Float64Array.from(rng.normalArray(h.length)));
+    let gd = 0;
+    dirs.forEach((d, i) => d.forEach((v, j) => (gd += v * gh[i][j])));
+    const h = 1e-6;
+    const moved = (t: number) =>
+      host.map((a, i) => a.map((v, j) => v + t * dirs[i][j]));
+    const fd = (f64(moved(h)) - f64(moved(-h))) / (2 * h);
+    assertAlmostEquals(
+      gd,
+      fd,
+      1e-4 * (1 + Math.abs(fd)),
+      `random direction ${trial}`,
+    );
+  }
 });
 
 Deno.test("dense, relu, globalAvgPool: hand-computed values", () => {

@@ -12,6 +12,11 @@ import { Rng } from "../rng.ts";
 import { disposeTree, type Params, treeSize } from "../tree.ts";
 import { softmaxCrossEntropy } from "./loss.ts";
 import { mlp } from "./mlp.ts";
+import {
+  referenceCrossEntropy,
+  referenceMlp,
+  type RefTree,
+} from "../../tests/helpers/reference_nets.ts";
 
 await useBackend("cpu");
 
@@ -210,4 +215,84 @@ Deno.test("mlp: invalid options and inputs are rejected with the value given", (
     Error,
     "got [2,4]",
   );
+});
+
+Deno.test("mlp: logits, features and gradients along random directions equal the float64 reference network", () => {
+  const arch = { inputDim: 16, hidden: [64, 64, 64, 64], numClasses: 4 };
+  const m = mlp(arch);
+  const rng = new Rng(21);
+  const { params } = m.init(rng);
+  // Non-zero biases, so that a dropped bias is seen.
+  for (const k of Object.keys(params.features)) {
+    if (!k.endsWith(".bias")) continue;
+    params.features[k].dispose();
+    params.features[k] = tf.tensor1d(
+      Float32Array.from(rng.normalArray(64), (v) => 0.1 * v),
+    );
+  }
+  const x = Float32Array.from(rng.normalArray(3 * 16));
+  const labels = [0, 3, 1];
+  const host = (t: Params): RefTree =>
+    Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.dataSync()]));
+  const xt = tf.tensor2d(x, [3, 16]);
+  const got = m.apply(params, {}, xt, { train: true, updateStats: true });
+  const want = referenceMlp(arch, {
+    features: host(params.features),
+    classifier: host(params.classifier),
+    x,
+    batch: 3,
+  });
+  for (
+    const [g, w, what] of [[got.logits, want.logits, "logits"], [
+      got.features,
+      want.features,
+      "features",
+    ]] as const
+  ) {
+    const d = g.dataSync();
+    assertEquals(d.length, w.length);
+    w.forEach((v, i) => assertAlmostEquals(d[i], v, 1e-5, `${what}[${i}]`));
+  }
+  const y = tf.tensor1d(labels, "int32");
+  const names = [
+    ...Object.keys(params.features).map((k) => ["features", k] as const),
+    ...Object.keys(params.classifier).map((k) => ["classifier", k] as const),
+  ];
+  const grads = tf.grads((...ts: tf.Tensor[]) => {
+    const p = {
+      features: { ...params.features },
+      classifier: { ...params.classifier },
+    };
+    names.forEach(([g, k], i) => (p[g][k] = ts[i]));
+    return softmaxCrossEntropy(m.apply(p, {}, xt, { train: true }).logits, y);
+  })(names.map(([g, k]) => params[g][k]));
+  const f0 = host(params.features), c0 = host(params.classifier);
+  const refLoss = (g: string, k: string, d: Float64Array, t: number) => {
+    const f = { ...f0 }, c = { ...c0 };
+    const tree = g === "features" ? f : c;
+    tree[k] = Float64Array.from(tree[k], (v, i) => v + t * d[i]);
+    const r = referenceMlp(arch, { features: f, classifier: c, x, batch: 3 });
+    return referenceCrossEntropy(r.logits, labels, arch.numClasses);
+  };
+  const eps = 1e-7;
+  names.forEach(([g, k], i) => {
+    const gi = grads[i].dataSync();
+    const gNorm = Math.hypot(...gi);
+    for (let r = 0; r < 2; r++) {
+      const d = Float64Array.from(rng.normalArray(gi.length));
+      const n = Math.hypot(...d);
+      let gd = 0;
+      d.forEach((v, j) => {
+        d[j] = v / n;
+        gd += gi[j] * d[j];
+      });
+      const fd = (refLoss(g, k, d, eps) - refLoss(g, k, d, -eps)) / (2 * eps);
+      assert(
+        Math.abs(fd - gd) <= 1e-5 * gNorm + 1e-7,
+        `${g}.${k}: gradient . d = ${gd}, float64 finite difference ${fd}`,
+      );
+    }
+  });
+  tf.dispose([xt, y, got.logits, got.features, ...grads]);
+  disposeTree(params.features, params.classifier);
 });

@@ -12,6 +12,11 @@ import { Rng } from "../rng.ts";
 import { disposeTree, type Params, treeSize } from "../tree.ts";
 import { softmaxCrossEntropy } from "./loss.ts";
 import { wideResNet } from "./wide_resnet.ts";
+import {
+  referenceCrossEntropy,
+  referenceWrn,
+  type RefTree,
+} from "../../tests/helpers/reference_nets.ts";
 
 await useBackend("cpu");
 
@@ -384,5 +389,166 @@ Deno.test("WRN: invalid options and inputs are rejected with the value given", (
     '"bn.gamma"',
   );
   x.dispose();
+  disposeTree(params.features, params.classifier, state);
+});
+
+/** A WRN-10-1 on 8x8x3 with every parameter and BN statistic randomised (float32-exact values). */
+function randomWrn(seed: number) {
+  const arch = { depth: 10, widen: 1, numClasses: 5, inputShape: [8, 8, 3] };
+  const m = wideResNet(arch);
+  const rng = new Rng(seed);
+  const { params, state } = m.init(rng);
+  const jitter = (t: tf.Tensor, lo: number, hi: number) =>
+    tf.tensor(
+      Float32Array.from({ length: t.size }, () => rng.range(lo, hi)),
+      t.shape,
+    );
+  for (const k of Object.keys(params.features)) {
+    if (k.endsWith(".gamma")) {
+      params.features[k].dispose();
+      params.features[k] = jitter(params.features[k], 0.5, 1.5);
+    } else if (k.endsWith(".beta")) {
+      params.features[k].dispose();
+      params.features[k] = jitter(params.features[k], -0.3, 0.3);
+    }
+  }
+  params.classifier.bias.dispose();
+  params.classifier.bias = jitter(params.classifier.bias, -0.5, 0.5);
+  for (const k of Object.keys(state)) {
+    const [lo, hi] = k.endsWith(".mean") ? [-0.5, 0.5] : [0.5, 2];
+    state[k].dispose();
+    state[k] = jitter(state[k], lo, hi);
+  }
+  const x = Float32Array.from(rng.normalArray(2 * 8 * 8 * 3));
+  const host = (t: Params): RefTree =>
+    Object.fromEntries(
+      Object.entries(t).map(([k, v]) => [k, v.dataSync()]),
+    );
+  return { arch, m, params, state, x, host };
+}
+
+function assertClose(
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  tol: number,
+  what: string,
+) {
+  assertEquals(got.length, want.length, what);
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    worst = Math.max(worst, Math.abs(got[i] - want[i]));
+  }
+  assert(worst <= tol, `${what}: max |difference| ${worst} > ${tol}`);
+}
+
+for (const mode of ["inference", "train"] as const) {
+  Deno.test(`WRN-10-1 (${mode} mode): logits, features and BN state equal the float64 reference network`, () => {
+    const { arch, m, params, state, x, host } = randomWrn(
+      mode === "train" ? 11 : 12,
+    );
+    const train = mode === "train";
+    const xt = tf.tensor4d(x, [2, 8, 8, 3]);
+    const got = m.apply(params, state, xt, { train, updateStats: train });
+    const want = referenceWrn(arch, {
+      features: host(params.features),
+      classifier: host(params.classifier),
+      state: host(state),
+      x,
+      batch: 2,
+      train,
+    });
+    // Sanity: the logits are not tiny, so 1e-5 is a tight bound.
+    assert(Math.max(...want.logits.map(Math.abs)) > 0.1);
+    assertClose(got.logits.dataSync(), want.logits, 1e-5, "logits");
+    assertClose(got.features.dataSync(), want.features, 1e-5, "features");
+    assertEquals(Object.keys(got.state).sort(), Object.keys(state).sort());
+    for (const k of Object.keys(state)) {
+      assertClose(got.state[k].dataSync(), want.state[k], 1e-5, k);
+    }
+    if (train) {
+      // The moved statistics differ from the old ones (the update happened).
+      const d = Math.abs(
+        got.state["stage3.block1.bn2.variance"].dataSync()[0] -
+          state["stage3.block1.bn2.variance"].dataSync()[0],
+      );
+      assert(d > 1e-3, `running variance did not move (${d})`);
+    }
+    tf.dispose([xt, got.logits, got.features]);
+    if (train) disposeTree(got.state);
+    disposeTree(params.features, params.classifier, state);
+  });
+}
+
+Deno.test("WRN-10-1: train-mode gradients along random directions equal float64 finite differences of the reference", () => {
+  const { arch, m, params, state, x, host } = randomWrn(13);
+  const xt = tf.tensor4d(x, [2, 8, 8, 3]);
+  const labels = [1, 3];
+  const y = tf.tensor1d(labels, "int32");
+  const names = [
+    ...Object.keys(params.features).map((k) => ["features", k] as const),
+    ...Object.keys(params.classifier).map((k) => ["classifier", k] as const),
+  ];
+  const tensors = names.map(([g, k]) => params[g][k]);
+  const grads = tf.grads((...ts: tf.Tensor[]) => {
+    const p = {
+      features: { ...params.features },
+      classifier: { ...params.classifier },
+    };
+    names.forEach(([g, k], i) => (p[g][k] = ts[i]));
+    return softmaxCrossEntropy(
+      m.apply(p, state, xt, { train: true, updateStats: false }).logits,
+      y,
+    );
+  })(tensors);
+  const base = { features: host(params.features), c: host(params.classifier) };
+  const st = host(state);
+  const refLoss = (
+    g: "features" | "classifier",
+    k: string,
+    d: Float64Array,
+    t: number,
+  ) => {
+    const f = { ...base.features }, c = { ...base.c };
+    const tree = g === "features" ? f : c;
+    tree[k] = Float64Array.from(tree[k], (v, i) => v + t * d[i]);
+    const r = referenceWrn(arch, {
+      features: f,
+      classifier: c,
+      state: st,
+      x,
+      batch: 2,
+      train: true,
+    });
+    return referenceCrossEntropy(r.logits, labels, arch.numClasses);
+  };
+  const rng = new Rng(14);
+  // float64 central differences with a step small enough (1e-7) that no
+  // ReLU kink is crossed; their rounding error is ~1e-9.
+  const eps = 1e-7;
+  for (let i = 0; i < names.length; i++) {
+    const [g, k] = names[i];
+    const gi = grads[i].dataSync();
+    let gNorm = 0;
+    for (const v of gi) gNorm += v * v;
+    gNorm = Math.sqrt(gNorm);
+    // Two random unit directions per tensor, plus the gradient direction.
+    for (let r = 0; r < 3; r++) {
+      const d = r === 2
+        ? Float64Array.from(gi, (v) => v / gNorm)
+        : Float64Array.from(rng.normalArray(gi.length));
+      if (r < 2) {
+        const n = Math.hypot(...d);
+        d.forEach((v, j) => (d[j] = v / n));
+      }
+      let gd = 0;
+      for (let j = 0; j < d.length; j++) gd += gi[j] * d[j];
+      const fd = (refLoss(g, k, d, eps) - refLoss(g, k, d, -eps)) / (2 * eps);
+      assert(
+        Math.abs(fd - gd) <= 1e-5 * gNorm + 1e-7,
+        `${g}.${k} direction ${r}: gradient . d = ${gd}, float64 finite difference ${fd} (|g| ${gNorm})`,
+      );
+    }
+  }
+  tf.dispose([xt, y, ...grads]);
   disposeTree(params.features, params.classifier, state);
 });

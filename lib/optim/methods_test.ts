@@ -18,6 +18,7 @@ import {
   tinyModel,
   toArrays,
 } from "../../tests/helpers/tiny_model.ts";
+import { maxParamDiff, stepOutcome } from "../../tests/helpers/method_step.ts";
 
 await useBackend("cpu");
 
@@ -210,4 +211,49 @@ Deno.test("zero gradient: SAM, ASAM and PoF skip (no division by ||g|| = 0); SGD
   assertEquals([r.metrics.skipped, r.state.opt.count], [0, 1]);
   disposeState(r.state);
   disposeBatch(zero, other);
+});
+
+Deno.test("wiring: method options reach the step (adaptive, maxXi, discard rule, weak-batch BN policy, trainable part)", () => {
+  // ASAM: another name, an epsilon whose norm is not rho, another step.
+  const sam = stepOutcome(samMethod({ lr: 0.1, rho: 0.05 }));
+  const asamMethod = samMethod({ lr: 0.1, rho: 0.05, adaptive: true });
+  assertEquals(asamMethod.name, "asam");
+  const asam = stepOutcome(asamMethod);
+  assert(Math.abs(asam.metrics.samEpsilonNorm! - 0.05) > 1e-3);
+  assert(maxParamDiff(sam, asam) > 1e-6);
+  // maxXi caps the line search.
+  const free = stepOutcome(pofMethod({ lr: 0.1 }));
+  assert(free.metrics.xi! > 1e-2, `xi* ${free.metrics.xi}`);
+  const capped = stepOutcome(
+    pofMethod({ lr: 0.1, lineSearch: { maxXi: 1e-2 } }),
+  );
+  assertEquals(capped.metrics.xi, 1e-2);
+  // The discard rule: a cap below the minimum never brackets, so every weak
+  // batch is discarded up to maxDiscards; without the rule none is.
+  assertEquals(capped.metrics.discarded, 0);
+  const discarding = stepOutcome(
+    pofMethod({
+      lr: 0.1,
+      lineSearch: { maxXi: 1e-2 },
+      discardAsymmetric: true,
+      maxDiscards: 3,
+    }),
+  );
+  assertEquals(discarding.metrics.discarded, 3);
+  // The weak batch's BatchNorm policy changes the line search's landscape.
+  const inf = stepOutcome(pofMethod({ lr: 0.1, weakBatchNorm: "inference" }));
+  assert(
+    Math.abs(inf.metrics.xi! - free.metrics.xi!) > 1e-4,
+    `${inf.metrics.xi} vs ${free.metrics.xi}`,
+  );
+  // classifierStep moves theta; plain PoF does not.
+  const theta0 = stepOutcome(sgdMethod({ lr: 0 })).classifier;
+  assertEquals(free.classifier, theta0);
+  const cs = stepOutcome(pofMethod({ lr: 0.1, classifierStep: true }));
+  assert(
+    maxParamDiff({ ...cs, features: {} }, { ...free, features: {} }) > 1e-4,
+  );
+  // sgd trainable: "features" leaves theta alone.
+  const feat = stepOutcome(sgdMethod({ lr: 0.1, trainable: "features" }));
+  assertEquals(feat.classifier, theta0);
 });

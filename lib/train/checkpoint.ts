@@ -5,7 +5,11 @@
  *
  * File layout (little-endian): the 8 magic bytes `POFCKPT1`, a uint32 header
  * length, the UTF-8 JSON header (meta + tensor table), zero padding to a
- * multiple of 4, then every tensor's float32 data in table order. A file is
+ * multiple of 4, then every tensor's float32 data in table order. The header's
+ * `format` is the layout's version ({@link CHECKPOINT_FORMAT}; files without
+ * it are version 1); a file of another version is refused with one line
+ * naming both versions. A golden version-1 file is committed under
+ * `lib/train/testdata/` and its test keeps every later version reading it. A file is
  * written to a temporary name in the same folder, flushed to disk, then
  * renamed, so a kill at any moment leaves either the previous checkpoint or
  * the new one, never a partial file under a checkpoint name.
@@ -19,6 +23,17 @@ import type { TrainState } from "../optim/method.ts";
 import { TMP_PREFIX, writeFileAtomic } from "../atomic_write.ts";
 
 const MAGIC = "POFCKPT1";
+
+/**
+ * The checkpoint layout version this code writes and reads.
+ *
+ * @example
+ * ```ts
+ * import { CHECKPOINT_FORMAT } from "./checkpoint.ts";
+ * if (CHECKPOINT_FORMAT !== 1) throw new Error();
+ * ```
+ */
+export const CHECKPOINT_FORMAT = 1;
 
 /** What a checkpoint holds. */
 export interface Checkpoint {
@@ -94,6 +109,7 @@ export async function encodeCheckpoint(ckpt: Checkpoint): Promise<Uint8Array> {
     }
   }
   const header = new TextEncoder().encode(JSON.stringify({
+    format: CHECKPOINT_FORMAT,
     epoch: ckpt.epoch,
     count: ckpt.state.opt.count,
     slots: Object.keys(ckpt.state.opt.slots),
@@ -160,6 +176,19 @@ export function decodeCheckpoint(
     );
   } catch (e) {
     throw bad(`corrupt checkpoint header (${(e as Error).message})`);
+  }
+  const format = head?.format ?? 1;
+  if (format !== CHECKPOINT_FORMAT) {
+    // Not corruption: a file this version must not read (kept, not renamed).
+    throw new Error(
+      `${source}: checkpoint format version ${
+        JSON.stringify(format)
+      }, but this code reads version ${CHECKPOINT_FORMAT} (${
+        typeof format === "number" && format > CHECKPOINT_FORMAT
+          ? "written by a newer version: update the code"
+          : "not a version this code knows"
+      })`,
+    );
   }
   const dataStart = Math.ceil((12 + headLen) / 4) * 4;
   if (
@@ -383,8 +412,11 @@ export async function loadLatestValidCheckpoint(
  *
  * @example
  * ```ts
- * import { pruneCheckpoints } from "./checkpoint.ts";
- * await pruneCheckpoints(await Deno.makeTempDir(), [10]);
+ * import { checkpointName, listCheckpoints, pruneCheckpoints } from "./checkpoint.ts";
+ * const dir = await Deno.makeTempDir();
+ * for (const e of [5, 10, 11, 12]) await Deno.writeFile(`${dir}/${checkpointName(e)}`, new Uint8Array(1));
+ * await pruneCheckpoints(dir, [10]);
+ * if ((await listCheckpoints(dir)).join() !== "10,12") throw new Error();
  * ```
  */
 export async function pruneCheckpoints(

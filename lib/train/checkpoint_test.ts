@@ -4,6 +4,7 @@ import { useBackend } from "../backend.ts";
 import { Rng } from "../rng.ts";
 import {
   type Checkpoint,
+  CHECKPOINT_FORMAT,
   checkpointName,
   CorruptCheckpointError,
   decodeCheckpoint,
@@ -222,4 +223,113 @@ Deno.test("loadLatestValidCheckpoint: a truncated latest is renamed *.corrupt an
     );
   }
   assertEquals(await listCheckpoints(dir), []);
+});
+
+// ---- The golden checkpoint: a file written by format version 1, committed.
+// Its content is written out by hand below. If the layout ever changes, bump
+// CHECKPOINT_FORMAT, keep this file and its test (the new code must still
+// read version 1, or refuse it with one clear line), and add a golden file
+// for the new version.
+const GOLDEN = new URL("./testdata/golden-format1.ckpt", import.meta.url);
+
+function golden(): Checkpoint {
+  return {
+    epoch: 3,
+    state: {
+      params: {
+        features: {
+          "conv.kernel": tf.tensor([0.5, -1.25, 2, 3.5, -0.125, 1e-3], [
+            1,
+            1,
+            2,
+            3,
+          ]),
+          "bn.gamma": tf.tensor([1, 0.75]),
+        },
+        classifier: {
+          kernel: tf.tensor([[1, -2], [0.25, 4]]),
+          bias: tf.tensor([0.1, -0.1]),
+        },
+      },
+      bn: {
+        "bn.mean": tf.tensor([0.3, -0.7]),
+        "bn.variance": tf.tensor([1.5, 0.02]),
+      },
+      opt: {
+        slots: {
+          momentum: {
+            "features/conv.kernel": tf.tensor([1, 2, 3, 4, 5, 6], [1, 1, 2, 3]),
+            "classifier/kernel": tf.tensor([[-1, 0], [0, 1e-6]]),
+          },
+        },
+        count: 42,
+      },
+    },
+    rng: [1, 2, 3, 4294967295],
+    loader: { seed: 11, epoch: 3, position: 0, weakCount: 17 },
+    extra: { id: "golden", optEpochOffset: 0 },
+  };
+}
+
+Deno.test("golden checkpoint (format 1): the committed file decodes to its hand-written values and this version writes it byte for byte", async () => {
+  const bytes = await Deno.readFile(GOLDEN);
+  const got = decodeCheckpoint(bytes, GOLDEN.pathname);
+  const want = golden();
+  assertEquals(await flat(got), await flat(want));
+  // A few values spelled out, independent of the helper above.
+  assertEquals([...got.state.params.classifier.kernel.dataSync()], [
+    1,
+    -2,
+    0.25,
+    4,
+  ]);
+  assertEquals(got.state.params.features["conv.kernel"].shape, [1, 1, 2, 3]);
+  assertEquals(
+    got.state.opt.slots.momentum["classifier/kernel"].dataSync()[3],
+    Math.fround(1e-6),
+  );
+  assertEquals(
+    [got.epoch, got.state.opt.count, got.rng, got.loader, got.extra],
+    [3, 42, [1, 2, 3, 4294967295], want.loader, want.extra],
+  );
+  assertEquals(await encodeCheckpoint(want), bytes);
+});
+
+Deno.test("checkpoint format version: files without one read as 1; another version is refused in one line naming both", async () => {
+  const bytes = await Deno.readFile(GOLDEN);
+  const headLen = new DataView(bytes.buffer).getUint32(8, true);
+  const head = JSON.parse(
+    new TextDecoder().decode(bytes.subarray(12, 12 + headLen)),
+  );
+  assertEquals(head.format, CHECKPOINT_FORMAT);
+  const floats = bytes.subarray(Math.ceil((12 + headLen) / 4) * 4);
+  const rebuild = (h: Record<string, unknown>) => {
+    const hb = new TextEncoder().encode(JSON.stringify(h));
+    const start = Math.ceil((12 + hb.length) / 4) * 4;
+    const out = new Uint8Array(start + floats.length);
+    out.set(bytes.subarray(0, 8));
+    new DataView(out.buffer).setUint32(8, hb.length, true);
+    out.set(hb, 12);
+    out.set(floats, start);
+    return out;
+  };
+  const { format: _, ...legacy } = head;
+  const old = decodeCheckpoint(rebuild(legacy), "old.ckpt");
+  assertEquals(await flat(old), await flat(golden()));
+  for (
+    const [v, why] of [[2, "newer version"], ["x", "not a version"]] as const
+  ) {
+    const e = assertThrows(
+      () => decodeCheckpoint(rebuild({ ...head, format: v }), "f.ckpt"),
+      Error,
+    );
+    assert(
+      !e.message.includes("\n") &&
+        e.message.includes(
+          `f.ckpt: checkpoint format version ${JSON.stringify(v)}`,
+        ) &&
+        e.message.includes("reads version 1") && e.message.includes(why),
+      e.message,
+    );
+  }
 });
