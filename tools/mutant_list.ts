@@ -335,6 +335,15 @@ export const MUTANTS: readonly (Mutant & { why: string })[] = [
     tests: ["lib/analysis/toy_fig2_test.ts"],
   },
   {
+    name: "fig2-align-data-regularised",
+    why:
+      "Fig. 2(a)'s headline counts use the regularised gradient, not the paper's data-loss gradient",
+    file: "lib/analysis/toy_fig2.ts",
+    find: 'align(r.gradient, "data");',
+    replace: 'align(r.gradient.map((x, j) => x + wd * theta[j]), "data");',
+    tests: ["lib/analysis/toy_fig2_test.ts"],
+  },
+  {
     name: "im2col-right-edge",
     why: "im2col reads one pixel past the right edge",
     file: "lib/kernels/im2col.ts",

@@ -416,7 +416,8 @@ export async function loadLatestValidCheckpoint(
  * const dir = await Deno.makeTempDir();
  * for (const e of [5, 10, 11, 12]) await Deno.writeFile(`${dir}/${checkpointName(e)}`, new Uint8Array(1));
  * await pruneCheckpoints(dir, [10]);
- * if ((await listCheckpoints(dir)).join() !== "10,12") throw new Error();
+ * const left = (await listCheckpoints(dir)).join();
+ * if (left !== "10,11,12") throw new Error(left); // 10 kept, 11 and 12 the latest two
  * ```
  */
 export async function pruneCheckpoints(
