@@ -1,10 +1,9 @@
 /**
- * What every notebook shares: its settings (preset, results folder, figures
- * folder), loading a target's results as `deno task repro` wrote them (or,
- * when they are missing, running that target's smoke preset through the
- * runner's CLI so the notebook always executes), and displaying charts and
- * tables. No algorithm code: the data come from `repro`, the charts from
- * `lib/plot`.
+ * Where a notebook reads from and writes to (preset, results folder, figures
+ * folder), and loading a target's results as `deno task repro` wrote them:
+ * checked against the fields the notebooks read, and, when they are
+ * missing, produced by running that target's smoke preset through the
+ * runner's CLI so the notebook always executes.
  *
  * @module
  */
@@ -16,29 +15,8 @@ import type { Fig6Json } from "../repro/targets/fig6.ts";
 import type { Table1Json } from "../repro/targets/table1.ts";
 import type { Table2Json } from "../repro/targets/table2.ts";
 import type { FinetuneJson } from "../repro/targets/finetune.ts";
-import { displayChart, displayMarkdown } from "../lib/plot/display.ts";
-import type { VegaLiteSpec } from "../lib/plot/figures.ts";
-import {
-  type ComparisonRow,
-  comparisonTable,
-  markdownTable,
-} from "../lib/plot/tables.ts";
-import type { ErrorCurve, Table1ChartRow } from "../lib/plot/figures.ts";
-import {
-  DATASET_LABEL,
-  PAPER_TABLE1,
-  type PaperDataset,
-  table1Label,
-} from "../lib/plot/paper.ts";
+import { displayMarkdown } from "../lib/plot/display.ts";
 import { isPresetName, PRESET_NAMES } from "../lib/preset_name.ts";
-
-// The plotting API the notebooks use (the same as `mod.ts` re-exports).
-export * from "../lib/plot/figures.ts";
-export * from "../lib/stats.ts";
-export * from "../lib/plot/style.ts";
-export * from "../lib/plot/tables.ts";
-export * from "../lib/plot/paper.ts";
-export { displayChart, displayMarkdown } from "../lib/plot/display.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -48,7 +26,7 @@ const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
  *
  * @example
  * ```ts
- * import { repoPath } from "./common.ts";
+ * import { repoPath } from "./results.ts";
  * if (!(await Deno.readTextFile(repoPath("deno.json"))).includes("tasks")) throw new Error();
  * ```
  */
@@ -74,7 +52,7 @@ export interface NotebookSettings {
  *
  * @example
  * ```ts
- * import { notebookSettings } from "./common.ts";
+ * import { notebookSettings } from "./results.ts";
  * const s = notebookSettings({ preset: "smoke" });
  * if (!s.resultsDir.endsWith("/results/smoke")) throw new Error(s.resultsDir);
  * ```
@@ -180,7 +158,7 @@ export const RESULT_FIELDS: {
  *
  * @example
  * ```ts
- * import { StaleResultError } from "./common.ts";
+ * import { StaleResultError } from "./results.ts";
  * const e = new StaleResultError("fig4.json lacks curves");
  * if (e.stack !== "StaleResultError: fig4.json lacks curves") throw new Error(e.stack);
  * ```
@@ -199,7 +177,7 @@ export class StaleResultError extends Error {
  *
  * @example
  * ```ts
- * import { checkResultFields } from "./common.ts";
+ * import { checkResultFields } from "./results.ts";
  * try {
  *   checkResultFields("fig4", { curves: [] }, { path: "results/quick/fig4.json", preset: "quick" });
  *   throw new Error("accepted");
@@ -235,7 +213,7 @@ export function checkResultFields(
  *
  * @example
  * ```ts ignore
- * import { loadTarget, notebookSettings } from "./common.ts";
+ * import { loadTarget, notebookSettings } from "./results.ts";
  * const r = await loadTarget("fig6", notebookSettings());
  * console.log(r.preset, r.data.pof.length);
  * ```
@@ -316,106 +294,12 @@ export async function loadTarget<K extends keyof TargetJson>(
     fellBack,
   };
 }
-
-/**
- * Displays a chart (vega-lite + SVG bundle) and writes
- * `<figuresDir>/<preset>_<name>.svg`.
- *
- * @example
- * ```ts ignore
- * import { chart, fig2aSpec, notebookSettings } from "./common.ts";
- * await chart("fig2a", fig2aSpec([3, 1]), notebookSettings(), "smoke");
- * ```
- */
-export async function chart(
-  name: string,
-  spec: VegaLiteSpec,
-  s: NotebookSettings,
-  preset: string,
-): Promise<void> {
-  await displayChart(`${preset}_${name}`, spec, { dir: s.figuresDir });
-}
-
-/**
- * Displays a Markdown table.
- *
- * @example
- * ```ts ignore
- * import { table } from "./common.ts";
- * await table(["a"], [["1"]]);
- * ```
- */
-export async function table(
-  header: string[],
-  rows: string[][],
-): Promise<void> {
-  await displayMarkdown(markdownTable(header, rows));
-}
-
-/**
- * Displays a paper-vs-ours table (see `comparisonTable`).
- *
- * @example
- * ```ts ignore
- * import { compareTable } from "./common.ts";
- * await compareTable(["quantity"], [{ labels: ["x"], ours: [1] }]);
- * ```
- */
-export async function compareTable(
-  ...args: Parameters<typeof comparisonTable>
-): Promise<void> {
-  await displayMarkdown(comparisonTable(...args));
-}
-
-/**
- * Displays Markdown text (a computed reading of the result).
- *
- * @example
- * ```ts ignore
- * import { md } from "./common.ts";
- * await md("**PoF** reduced the error.");
- * ```
- */
-export async function md(text: string): Promise<void> {
-  await displayMarkdown(text);
-}
-
-/**
- * A short description of the provenance of a result: preset, seeds, backend,
- * commit.
- *
- * @example
- * ```ts
- * import { describeRun } from "./common.ts";
- * const d = describeRun({ preset: "smoke", provenance: { seeds: [0, 1], gitCommit: "abc" } });
- * if (!d.includes("seeds 0, 1")) throw new Error(d);
- * ```
- */
-export function describeRun(
-  r: { preset: string; provenance: Record<string, unknown> },
-): string {
-  const p = r.provenance;
-  const seeds = Array.isArray(p.seeds) ? p.seeds.join(", ") : "?";
-  const b =
-    (p.backend && typeof p.backend === "object" ? p.backend : {}) as Record<
-      string,
-      unknown
-    >;
-  const backend = b.device
-    ? `${b.backend ?? "?"} on ${b.device}`
-    : String(b.backend ?? "?");
-  const commit = String(p.gitCommit ?? "?");
-  return `preset ${r.preset}, seeds ${seeds}, backend ${backend}, commit ${
-    commit.slice(0, 12)
-  }${commit.endsWith("-dirty") ? "-dirty" : ""}, written ${p.writtenAt ?? "?"}`;
-}
-
 /**
  * One line describing the settings, with paths relative to the repository.
  *
  * @example
  * ```ts
- * import { describeSettings, notebookSettings } from "./common.ts";
+ * import { describeSettings, notebookSettings } from "./results.ts";
  * const d = describeSettings(notebookSettings({ preset: "paper" }));
  * if (!d.includes("results/paper")) throw new Error(d);
  * ```
@@ -426,129 +310,4 @@ export function describeSettings(s: NotebookSettings): string {
   return `preset: ${s.preset}; results: ${rel(s.resultsDir)}; figures: ${
     rel(s.figuresDir)
   }`;
-}
-
-// ------------------------------------------------------------------ adapters
-// The targets' result files read into the shapes the plotting module takes.
-
-/** One Table 1 entry of ours: our test errors (%) per seed. */
-export interface OurTable1Entry {
-  dataset: string;
-  method: "sgd" | "sam" | "pof";
-  /** The epoch evaluated in this preset. */
-  epoch: number;
-  /** The paper's epoch this corresponds to (200, 210 or 250). */
-  paperEpoch: number;
-  errors: number[];
-}
-
-/**
- * Table 1 entries from `table1.json`'s data: one per row, our test errors (%)
- * per seed with the paper's epoch the row stands for.
- *
- * @example
- * ```ts
- * import { table1Entries } from "./common.ts";
- * const e = table1Entries({ rows: [{ dataset: "fashion-mnist", method: "pof",
- *   epoch: 7, paperEpoch: 210, errors: [5, 6], mean: 5.5, std: 0.7, paper: null }] });
- * if (e[0].paperEpoch !== 210 || e[0].errors[1] !== 6) throw new Error();
- * ```
- */
-export function table1Entries(
-  data: Pick<Table1Json, "rows">,
-): OurTable1Entry[] {
-  return data.rows.map(({ dataset, method, epoch, paperEpoch, errors }) => ({
-    dataset,
-    method,
-    epoch,
-    paperEpoch,
-    errors,
-  }));
-}
-
-/**
- * Rows for the Table 1 chart and the paper-vs-ours table, with the paper's
- * number where the dataset is one of the paper's.
- *
- * @example
- * ```ts
- * import { table1Rows } from "./common.ts";
- * const r = table1Rows([{ dataset: "fashion-mnist", method: "sam", epoch: 10,
- *   paperEpoch: 250, errors: [4] }]);
- * if (r[0].chart.paper?.mean !== 4.12 || r[0].compare.labels[1] !== "SAM 250") throw new Error();
- * ```
- */
-export function table1Rows(entries: OurTable1Entry[]): {
-  chart: Table1ChartRow;
-  compare: ComparisonRow;
-}[] {
-  const order = { sgd: 0, sam: 1, pof: 2 };
-  return [...entries].sort((a, b) =>
-    a.dataset.localeCompare(b.dataset) ||
-    order[a.method] - order[b.method] || a.paperEpoch - b.paperEpoch
-  ).map((e) => {
-    const paper = PAPER_TABLE1.find((p) =>
-      p.dataset === e.dataset && p.method === e.method &&
-      p.epoch === e.paperEpoch
-    )?.error;
-    const dataset = DATASET_LABEL[e.dataset as PaperDataset] ?? e.dataset;
-    const label = table1Label(e.method, e.paperEpoch);
-    return {
-      chart: { dataset, method: e.method, label, ours: e.errors, paper },
-      compare: {
-        labels: [dataset, label, String(e.epoch)],
-        paper,
-        ours: e.errors,
-      },
-    };
-  });
-}
-
-/**
- * Fig. 4's curves from `fig4.json`'s data.
- *
- * @example
- * ```ts
- * import { fig4Curves } from "./common.ts";
- * const c = fig4Curves({ curves: [
- *   { method: "sam", points: [{ epoch: 1, error: [9, 10] }] },
- *   { method: "pof", points: [{ epoch: 2, error: [8] }] }] });
- * if (c.length !== 2 || c[1].points[0].epoch !== 2) throw new Error();
- * ```
- */
-export function fig4Curves(data: Pick<Fig4Json, "curves">): ErrorCurve[] {
-  return data.curves;
-}
-
-/**
- * Seconds per epoch of SGD, SAM and PoF from `table2.json`'s data.
- *
- * @example
- * ```ts
- * import { table2Seconds } from "./common.ts";
- * const s = table2Seconds({ secondsPerEpoch: { sgd: 2, sam: 3, pof: 2.5 } } as never);
- * if (s.sgd !== 2 || s.pof !== 2.5) throw new Error();
- * ```
- */
-export function table2Seconds(
-  data: Table2Json,
-): Record<"sgd" | "sam" | "pof", number> {
-  return data.secondsPerEpoch;
-}
-
-/**
- * Test errors (%) per seed after PoF and after PoF + classifier fine-tuning,
- * from `finetune.json`'s data.
- *
- * @example
- * ```ts
- * import { finetuneErrors } from "./common.ts";
- * const f = finetuneErrors({ before: [5, 6], after: [5.5, 6] });
- * if (f.finetune[0] !== 5.5 || f.pof[1] !== 6) throw new Error();
- * ```
- */
-export function finetuneErrors(
-  data: Pick<FinetuneJson, "before" | "after">,
-): { pof: number[]; finetune: number[] } {
-  return { pof: data.before, finetune: data.after };
 }
