@@ -107,7 +107,8 @@ export const METHODS: Record<string, () => Method> = {
  * @example
  * ```ts
  * import { buildModel, METHODS, StepRunner } from "./measure.ts";
- * const m = { depth: 10, widen: 1, inputShape: [8, 8, 3], batch: 2 } as const;
+ * import type { BenchModel } from "./plan.ts";
+ * const m: BenchModel = { depth: 10, widen: 1, inputShape: [8, 8, 3], batch: 2 };
  * const r = new StepRunner(buildModel(m), METHODS.sgd(), { bench: m, seed: 0 });
  * if (!(r.step() >= 0)) throw new Error();
  * r.dispose();
@@ -188,7 +189,8 @@ function weakSize(m: BenchModel): number {
  * @example
  * ```ts
  * import { buildModel, METHODS, runSteps } from "./measure.ts";
- * const m = { depth: 10, widen: 1, inputShape: [8, 8, 3], batch: 2 } as const;
+ * import type { BenchModel } from "./plan.ts";
+ * const m: BenchModel = { depth: 10, widen: 1, inputShape: [8, 8, 3], batch: 2 };
  * const r = runSteps(buildModel(m), METHODS.sgd(), { bench: m, steps: 2, seed: 0 });
  * if (r.times.length !== 2 || r.after !== r.before) throw new Error();
  * ```
@@ -229,7 +231,8 @@ export interface MethodTimes {
  * @example
  * ```ts
  * import { timeMethods } from "./measure.ts";
- * const m = { depth: 10, widen: 1, inputShape: [8, 8, 3], batch: 2 } as const;
+ * import type { BenchModel } from "./plan.ts";
+ * const m: BenchModel = { depth: 10, widen: 1, inputShape: [8, 8, 3], batch: 2 };
  * const t = timeMethods(m, { warmup: 0, steps: 1, threads: 1 });
  * if (!(t.pof_over_sgd > 0) || t.stepsMs.sam.length !== 1) throw new Error();
  * ```

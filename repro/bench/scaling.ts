@@ -18,7 +18,8 @@ import type { BenchModel } from "./plan.ts";
  * @example
  * ```ts ignore
  * import { childStepMs } from "./scaling.ts";
- * const m = { depth: 10, widen: 1, inputShape: [16, 16, 3], batch: 8 } as const;
+ * import type { BenchModel } from "./plan.ts";
+ * const m: BenchModel = { depth: 10, widen: 1, inputShape: [16, 16, 3], batch: 8 };
  * const [a, b] = await childStepMs(m, { copies: 2, steps: 3, threads: 1 });
  * console.log(a, b);
  * ```
@@ -109,7 +110,8 @@ function loadAverages(): number[] | null {
  * @example
  * ```ts ignore
  * import { measureScaling } from "./scaling.ts";
- * const m = { depth: 10, widen: 1, inputShape: [32, 32, 3], batch: 16 } as const;
+ * import type { BenchModel } from "./plan.ts";
+ * const m: BenchModel = { depth: 10, widen: 1, inputShape: [32, 32, 3], batch: 16 };
  * const s = await measureScaling(m, { threads: 2, pairs: 1, steps: 3 });
  * console.log(s.scaling, s.loadBefore);
  * ```
