@@ -137,7 +137,7 @@ export function notebookModuleSource(nb: Notebook, commonUrl: string): string {
   ).join("") + "export {};\n";
 }
 
-/** The marker `notebooks/common.ts` displays when a target fell back to smoke. */
+/** The marker `notebooks/results.ts` displays when a target fell back to smoke. */
 export const FALLBACK_MARKER = "showing the **smoke** preset";
 
 /**
