@@ -106,8 +106,10 @@ export const METHODS: Record<string, () => Method> = {
  *
  * @example
  * ```ts
+ * import { useBackend } from "../../lib/backend.ts";
  * import { buildModel, METHODS, StepRunner } from "./measure.ts";
  * import type { BenchModel } from "./plan.ts";
+ * await useBackend("cpu");
  * const m: BenchModel = { depth: 10, widen: 1, inputShape: [8, 8, 3], batch: 2 };
  * const r = new StepRunner(buildModel(m), METHODS.sgd(), { bench: m, seed: 0 });
  * if (!(r.step() >= 0)) throw new Error();
@@ -188,8 +190,10 @@ function weakSize(m: BenchModel): number {
  *
  * @example
  * ```ts
+ * import { useBackend } from "../../lib/backend.ts";
  * import { buildModel, METHODS, runSteps } from "./measure.ts";
  * import type { BenchModel } from "./plan.ts";
+ * await useBackend("cpu");
  * const m: BenchModel = { depth: 10, widen: 1, inputShape: [8, 8, 3], batch: 2 };
  * const r = runSteps(buildModel(m), METHODS.sgd(), { bench: m, steps: 2, seed: 0 });
  * if (r.times.length !== 2 || r.after !== r.before) throw new Error();
@@ -230,8 +234,10 @@ export interface MethodTimes {
  *
  * @example
  * ```ts
+ * import { useBackend } from "../../lib/backend.ts";
  * import { timeMethods } from "./measure.ts";
  * import type { BenchModel } from "./plan.ts";
+ * await useBackend("cpu");
  * const m: BenchModel = { depth: 10, widen: 1, inputShape: [8, 8, 3], batch: 2 };
  * const t = timeMethods(m, { warmup: 0, steps: 1, threads: 1 });
  * if (!(t.pof_over_sgd > 0) || t.stepsMs.sam.length !== 1) throw new Error();
@@ -303,7 +309,9 @@ export function timeMethods(
  *
  * @example
  * ```ts
+ * import { useBackend } from "../../lib/backend.ts";
  * import { forwardMs } from "./measure.ts";
+ * await useBackend("cpu");
  * const f = forwardMs({ depth: 10, widen: 1, inputShape: [8, 8, 3], batch: 2 }, 1);
  * if (!(f.wall >= 0)) throw new Error();
  * ```
@@ -348,7 +356,9 @@ export function forwardMs(
  *
  * @example
  * ```ts
+ * import { useBackend } from "../../lib/backend.ts";
  * import { gradientMs } from "./measure.ts";
+ * await useBackend("cpu");
  * const g = await gradientMs({ depth: 10, widen: 1, inputShape: [8, 8, 3], batch: 2 }, 1);
  * if (!(g >= 0)) throw new Error();
  * ```
