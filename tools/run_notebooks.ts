@@ -29,163 +29,39 @@ import { parseArgs } from "@std/cli";
 import { writeFileAtomic } from "../lib/atomic_write.ts";
 import { PRESET_NAMES } from "../lib/preset_name.ts";
 import { parseThreads, threadsNote } from "../lib/backend.ts";
+import {
+  checkExecutedNotebook,
+  FALLBACK_MARKER,
+  fellBackToSmoke,
+  type Notebook,
+  type NotebookCell,
+  notebookModuleSource,
+} from "./notebook_check.ts";
+import {
+  findPython,
+  JUPYTER_INSTALL,
+  type JupyterProbe,
+  probeJupyter,
+  run,
+} from "./jupyter.ts";
+
+export {
+  checkExecutedNotebook,
+  FALLBACK_MARKER,
+  fellBackToSmoke,
+  findPython,
+  JUPYTER_INSTALL,
+  type JupyterProbe,
+  type Notebook,
+  type NotebookCell,
+  notebookModuleSource,
+  probeJupyter,
+};
 
 /** The preset names the notebooks understand (the project's, lib/preset_name.ts). */
 export const NOTEBOOK_PRESETS = PRESET_NAMES;
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
-
-/** A notebook cell as nbformat v4 stores it (the fields used here). */
-export interface NotebookCell {
-  cell_type: string;
-  source: string | string[];
-  metadata?: { tags?: string[]; [k: string]: unknown };
-  /** Null or absent when the cell never ran. */
-  execution_count?: number | null;
-  outputs?: {
-    output_type: string;
-    name?: string;
-    data?: Record<string, unknown>;
-    ename?: string;
-    evalue?: string;
-    text?: string | string[];
-  }[];
-}
-
-/** An nbformat v4 notebook (the fields used here). */
-export interface Notebook {
-  cells: NotebookCell[];
-  metadata?: Record<string, unknown>;
-}
-
-const VEGA_LITE_MIME = "application/vnd.vegalite.v5+json";
-const TABLE_SEPARATOR = /^\|( *:?-{3,}:? *\|)+ *$/m;
-
-function text(v: unknown): string {
-  return Array.isArray(v) ? v.join("") : typeof v === "string" ? v : "";
-}
-
-/**
- * Problems found in an executed notebook (empty when it passes): error
- * outputs; `figure`-tagged cells without a display bundle holding both
- * `application/vnd.vegalite.v5+json` and a non-empty `image/svg+xml`;
- * `table`-tagged cells without a `text/markdown` output containing a
- * Markdown table; code cells never executed.
- *
- * @example
- * ```ts
- * import { checkExecutedNotebook } from "./run_notebooks.ts";
- * const p = checkExecutedNotebook({ cells: [{
- *   cell_type: "code", source: "x", execution_count: 1, metadata: { tags: ["table"] },
- *   outputs: [{ output_type: "display_data",
- *     data: { "text/markdown": "| a |\n| --- |\n| 1 |" } }],
- * }] });
- * if (p.length !== 0) throw new Error(p.join("; "));
- * ```
- */
-export function checkExecutedNotebook(nb: Notebook): string[] {
-  const problems: string[] = [];
-  if (!nb || !Array.isArray(nb.cells)) {
-    return [
-      `not a notebook (no cells array): ${JSON.stringify(nb)?.slice(0, 80)}`,
-    ];
-  }
-  nb.cells.forEach((cell, i) => {
-    if (cell.cell_type !== "code") return;
-    const outputs = cell.outputs ?? [];
-    const where = `cell ${i} (${
-      text(cell.source).split("\n")[0].slice(0, 50)
-    })`;
-    const ec = cell.execution_count;
-    if (text(cell.source).trim() !== "" && (ec === null || ec === undefined)) {
-      problems.push(`${where}: not executed`);
-    }
-    for (const o of outputs) {
-      if (o.output_type === "error") {
-        problems.push(`${where}: error ${o.ename}: ${o.evalue}`);
-      }
-    }
-    const tags = cell.metadata?.tags ?? [];
-    const bundles = outputs.filter((o) =>
-      (o.output_type === "display_data" ||
-        o.output_type === "execute_result") &&
-      o.data
-    ).map((o) => o.data!);
-    if (tags.includes("figure")) {
-      const ok = bundles.some((d) => {
-        const svg = text(d["image/svg+xml"]);
-        const spec = d[VEGA_LITE_MIME];
-        return typeof spec === "object" && spec !== null &&
-          svg.trimStart().startsWith("<svg") && svg.includes("</svg>") &&
-          svg.length > 200;
-      });
-      if (!ok) {
-        problems.push(
-          `${where}: tagged "figure" but displayed no vega-lite + SVG bundle`,
-        );
-      }
-    }
-    if (tags.includes("table")) {
-      const ok = bundles.some((d) =>
-        TABLE_SEPARATOR.test(text(d["text/markdown"]))
-      );
-      if (!ok) {
-        problems.push(
-          `${where}: tagged "table" but displayed no Markdown table`,
-        );
-      }
-    }
-  });
-  return problems;
-}
-
-/**
- * The notebook's code cells joined into one TypeScript module (in cell
- * order, each headed by a comment naming the cell), with the notebooks'
- * `./common.ts` import pointed at `commonUrl`, so `deno check` can
- * type-check a notebook as a whole.
- *
- * @example
- * ```ts
- * import { notebookModuleSource } from "./run_notebooks.ts";
- * const src = notebookModuleSource({ cells: [
- *   { cell_type: "code", source: ['import * as nb from "./common.ts";\n', "nb;"] },
- *   { cell_type: "markdown", source: "# x" },
- * ] }, "file:///repo/notebooks/common.ts");
- * if (!src.includes('from "file:///repo/notebooks/common.ts"')) throw new Error(src);
- * ```
- */
-export function notebookModuleSource(nb: Notebook, commonUrl: string): string {
-  return nb.cells.map((c, i) =>
-    c.cell_type === "code"
-      ? `// ---- cell ${i}\n${
-        text(c.source).replaceAll('"./common.ts"', JSON.stringify(commonUrl))
-      }\n`
-      : ""
-  ).join("") + "export {};\n";
-}
-
-/** The marker `notebooks/common.ts` displays when a target fell back to smoke. */
-export const FALLBACK_MARKER = "showing the **smoke** preset";
-
-/**
- * Whether an executed notebook shows smoke results in place of the requested
- * preset's (its `loadTarget` displayed the fallback note).
- *
- * @example
- * ```ts
- * import { FALLBACK_MARKER, fellBackToSmoke } from "./run_notebooks.ts";
- * const out = { output_type: "display_data", data: { "text/markdown": `> ${FALLBACK_MARKER}` } };
- * if (!fellBackToSmoke({ cells: [{ cell_type: "code", source: "", outputs: [out] }] })) throw new Error();
- * ```
- */
-export function fellBackToSmoke(nb: Notebook): boolean {
-  return nb.cells.some((c) =>
-    (c.outputs ?? []).some((o) =>
-      text(o.data?.["text/markdown"]).includes(FALLBACK_MARKER)
-    )
-  );
-}
 
 /** Parsed command line of `deno task notebooks`. */
 export interface NotebookCliOptions {
@@ -324,14 +200,6 @@ os.replace(tmp, dst)
 print(json.dumps({"error": err}))
 `;
 
-const PROBE_PY = `
-import nbclient, nbformat
-print("nbclient ok")
-from jupyter_client.kernelspec import KernelSpecManager
-KernelSpecManager().get_kernel_spec("deno")
-print("kernel ok")
-`;
-
 async function executeAndCheck(
   python: string,
   nbDir: string,
@@ -369,125 +237,6 @@ async function executeAndCheck(
   }
   return problems;
 }
-
-async function run(
-  cmd: string,
-  args: string[],
-  env?: Record<string, string>,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const o = await new Deno.Command(cmd, {
-      args,
-      env,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const dec = new TextDecoder();
-    return {
-      code: o.code,
-      stdout: dec.decode(o.stdout),
-      stderr: dec.decode(o.stderr),
-    };
-  } catch (e) {
-    return { code: 127, stdout: "", stderr: String(e) };
-  }
-}
-
-/** The command that installs Jupyter's Python side (root needed). */
-export const JUPYTER_INSTALL =
-  "sudo apt-get install jupyter-client python3-nbclient python3-ipykernel (or pip install nbclient ipykernel)";
-
-/**
- * The Pythons to try: `$PYTHON` if set, else every `python3` on `PATH` in
- * order (so a pyenv shim without Jupyter does not hide the system's).
- */
-function pythonCandidates(): string[] {
-  const env = Deno.env.get("PYTHON");
-  if (env) return [env];
-  const out: string[] = [];
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    if (!dir) continue;
-    try {
-      if (Deno.statSync(`${dir}/python3`).isFile) out.push(`${dir}/python3`);
-    } catch { /* not here */ }
-  }
-  return out;
-}
-
-/** What {@link probeJupyter} found. */
-export interface JupyterProbe {
-  /** A Python with nbclient, or null. */
-  python: string | null;
-  /** Whether that Python sees the Deno kernel. */
-  kernel: boolean;
-  /** Why each candidate failed. */
-  tried: string[];
-}
-
-/**
- * Looks for a Python with nbclient (Jupyter) and whether it sees the `deno`
- * kernel, without changing anything.
- *
- * @example
- * ```ts
- * import { probeJupyter } from "./run_notebooks.ts";
- * const p = await probeJupyter();
- * if (p.kernel && p.python === null) throw new Error();
- * ```
- */
-export async function probeJupyter(): Promise<JupyterProbe> {
-  const tried: string[] = [];
-  let withoutKernel: string | null = null;
-  for (const py of pythonCandidates()) {
-    const r = await run(py, ["-c", PROBE_PY]);
-    if (r.stdout.includes("kernel ok")) {
-      return { python: py, kernel: true, tried };
-    }
-    if (r.stdout.includes("nbclient ok")) withoutKernel ??= py;
-    const last = r.stderr.trim().split("\n").pop() ?? "";
-    tried.push(`${py}: ${last}`);
-  }
-  if (tried.length === 0) tried.push("no python3 on PATH");
-  return { python: withoutKernel, kernel: false, tried };
-}
-
-/**
- * Finds a Python with nbclient and the `deno` kernel registered. When
- * Jupyter is there but the kernel is not, registers it first (`deno jupyter
- * --install`: the user's kernelspec folder, no root), saying so through
- * `log`. Throws a message saying what to install when there is no Jupyter.
- *
- * @example
- * ```ts ignore
- * import { findPython } from "./run_notebooks.ts";
- * console.log(await findPython());
- * ```
- */
-export async function findPython(
-  log: (line: string) => void = console.log,
-): Promise<string> {
-  let probe = await probeJupyter();
-  if (probe.python !== null && !probe.kernel) {
-    log(
-      "notebooks: registering the Deno Jupyter kernel (deno jupyter --install)",
-    );
-    const r = await run(Deno.execPath(), ["jupyter", "--install"]);
-    if (r.code !== 0) {
-      throw new Error(
-        `deno jupyter --install failed (exit ${r.code}): ${r.stderr.trim()}`,
-      );
-    }
-    probe = await probeJupyter();
-  }
-  if (probe.python !== null && probe.kernel) return probe.python;
-  throw new Error(
-    `no Python with nbclient and the Deno kernel found (${
-      probe.tried.join("; ")
-    }). Install Jupyter: ${JUPYTER_INSTALL}.`,
-  );
-}
-
-/** What happened to one notebook. */
 export interface NotebookResult {
   name: string;
   seconds: number;

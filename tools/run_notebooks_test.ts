@@ -90,11 +90,11 @@ Deno.test("checkExecutedNotebook: finds each kind of problem", () => {
   assertEquals(checkExecutedNotebook({} as Notebook).length, 1);
 });
 
-Deno.test("fallback marker: common.ts displays exactly what the runner looks for", async () => {
-  const common = await Deno.readTextFile(
-    new URL("../notebooks/common.ts", import.meta.url),
+Deno.test("fallback marker: results.ts displays exactly what the runner looks for", async () => {
+  const results = await Deno.readTextFile(
+    new URL("../notebooks/results.ts", import.meta.url),
   );
-  assertStringIncludes(common, FALLBACK_MARKER);
+  assertStringIncludes(results, FALLBACK_MARKER);
   const note = (t: string): Notebook => ({
     cells: [cell([], [{
       output_type: "display_data",
