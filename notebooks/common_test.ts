@@ -34,7 +34,7 @@ Deno.test("a stale fig4.json: one line naming the target to re-run", async () =>
     );
     assertEquals(
       e.message,
-      `${dir}/fig4.json was written by an older version of this project (its data lacks curves, dataset, zoom): ` +
+      `${dir}/fig4.json was written by an older version of this project (its data lacks curves, dataset, trainLoss, zoom): ` +
         `re-run \`deno task repro fig4 --preset quick --out ${dir}\``,
     );
     assertEquals(e.message.split("\n").length, 1);
@@ -49,6 +49,7 @@ Deno.test("a current fig4.json loads", async () => {
     curves: [{ method: "sam", points: [{ epoch: 1, error: [10, 11] }] }],
     dataset: "synthetic",
     switchEpoch: 1,
+    trainLoss: [{ method: "sgd", points: [{ epoch: 1, error: [0.5, 0.6] }] }],
     zoom: [1, 1],
   };
   const dir = await resultsWith(data);
