@@ -35,6 +35,10 @@ export interface CliOptions {
   checkpointEvery: number;
   /** `--data-dir`: the dataset cache folder (undefined: env POF_DATA_DIR, else ./data). */
   dataDir?: string;
+  /** `--datasets a,b`: only these of the preset's datasets (undefined: all). */
+  datasets?: string[];
+  /** `--rehearse N [--rehearse-batch B]`: rehearse the preset (repro/rehearsal.ts). */
+  rehearse?: { steps: number; batchSize?: number };
 }
 
 /**
@@ -86,6 +90,13 @@ Options:
   --shard i/n          train only shard i of n of the run list (0 <= i < n)
   --checkpoint-every K checkpoint every K epochs (default: the preset's)
   --data-dir DIR       dataset cache (default: env POF_DATA_DIR, else ./data)
+  --datasets a,b       only these of the preset's datasets (the first one feeds the figures)
+  --rehearse N         REHEARSAL, not results: the preset's real model, batch, data sizes and epoch
+                         numbers, but only N training steps per epoch-segment and a few evaluation
+                         images; datasets not on disk become synthetic stand-ins of the same shape and
+                         count; prints each run's memory and checkpoint size (default --out
+                         results/<preset>-rehearsal)
+  --rehearse-batch B   with --rehearse: update batch B instead of the preset's (weak batch min(32, B))
   --dry-run            list the runs needed, what is done, and the work estimate; train nothing
   --quiet              no progress output
   -h, --help           this text`;
@@ -99,6 +110,9 @@ const STRING_FLAGS = [
   "shard",
   "checkpoint-every",
   "data-dir",
+  "datasets",
+  "rehearse",
+  "rehearse-batch",
 ];
 const BOOLEAN_FLAGS = ["dry-run", "help", "quiet"];
 
@@ -208,13 +222,38 @@ export function parseCli(args: string[]): CliOptions | "help" {
       throw new UsageError((e as Error).message);
     }
   }
+  let datasets: string[] | undefined;
+  if (flag.datasets !== undefined) {
+    datasets = flag.datasets.split(",").map((d) => d.trim());
+    const valid = preset.datasets.map((d) => d.name);
+    const bad = datasets.find((d) => !valid.includes(d));
+    if (bad !== undefined) {
+      throw new UsageError(
+        `--datasets: "${bad}" is not a dataset of preset ${preset.name}; valid: ${
+          valid.join(", ")
+        }`,
+      );
+    }
+  }
+  if (flag["rehearse-batch"] !== undefined && flag.rehearse === undefined) {
+    throw new UsageError(
+      `--rehearse-batch ${flag["rehearse-batch"]} needs --rehearse N`,
+    );
+  }
+  const rehearse = flag.rehearse === undefined ? undefined : {
+    steps: positiveInt("rehearse", flag.rehearse),
+    batchSize: flag["rehearse-batch"] === undefined
+      ? undefined
+      : positiveInt("rehearse-batch", flag["rehearse-batch"]),
+  };
   return {
     targets: [...new Set(targets)],
     preset,
     seeds: flag.seeds === undefined
       ? preset.seeds
       : positiveInt("seeds", flag.seeds),
-    out: flag.out ?? `results/${preset.name}`,
+    out: flag.out ??
+      `results/${preset.name}${rehearse ? "-rehearsal" : ""}`,
     backend: backend as BackendName,
     threads,
     shard,
@@ -224,6 +263,8 @@ export function parseCli(args: string[]): CliOptions | "help" {
       ? preset.checkpointEvery
       : positiveInt("checkpoint-every", flag["checkpoint-every"]),
     dataDir: flag["data-dir"],
+    datasets,
+    rehearse,
   };
 }
 

@@ -20,7 +20,9 @@ import { loadCheckpoint } from "../lib/train/checkpoint.ts";
 import { startEpoch } from "../lib/train/run_config.ts";
 import { formatDuration, ProgressBar } from "../lib/train/progress.ts";
 import { buildRun, modelFor, runWork } from "../lib/train/build.ts";
-import { withCachedDatasets } from "./presets.ts";
+import { cachedDatasets, withCachedDatasets } from "./presets.ts";
+import { rehearsalPreset } from "./rehearsal.ts";
+import { type DatasetName, DATASETS } from "../lib/data/dataset_registry.ts";
 import { resolveCacheDir } from "../lib/data/dataset_cache.ts";
 import type {
   Provenance,
@@ -277,12 +279,27 @@ export async function main(args: string[]): Promise<number> {
     Deno.env.set("POF_DATA_DIR", options.dataDir);
   }
   // quick: add the datasets already cached (verified, no downloads).
-  options = {
-    ...options,
-    preset: await withCachedDatasets(options.preset, {
-      cacheDir: resolveCacheDir(options.dataDir),
-    }),
-  };
+  const cacheDir = resolveCacheDir(options.dataDir);
+  let preset = await withCachedDatasets(options.preset, { cacheDir });
+  if (options.datasets) {
+    const keep = options.datasets;
+    preset = {
+      ...preset,
+      datasets: keep.map((n) => preset.datasets.find((d) => d.name === n)!),
+    };
+  }
+  if (options.rehearse) {
+    // Datasets with files to download (the generated ones are always there).
+    const names = preset.datasets.map((d) => d.name).filter((n) =>
+      n in DATASETS && DATASETS[n as DatasetName].files.length > 0
+    );
+    const onDisk = await cachedDatasets(names, { cacheDir });
+    preset = rehearsalPreset(preset, {
+      ...options.rehearse,
+      standIns: names.filter((n) => !onDisk.includes(n)),
+    });
+  }
+  options = { ...options, preset };
   const targets: Target[] = [];
   for (const name of options.targets) targets.push(await loadTarget(name));
   await Deno.mkdir(`${options.out}/runs`, { recursive: true });
@@ -344,6 +361,19 @@ export async function main(args: string[]): Promise<number> {
       argv: ["repro/main.ts", ...args],
       writtenAt: new Date().toISOString(),
     };
+    if (options.preset.rehearsal) {
+      provenance.rehearsal = {
+        ...options.preset.rehearsal,
+        note:
+          `REHEARSAL (--rehearse): ${options.preset.rehearsal.steps} step(s) per epoch-segment; ` +
+          (options.preset.rehearsal.standIns.length
+            ? `synthetic stand-ins for ${
+              options.preset.rehearsal.standIns.join(", ")
+            } (not on disk); `
+            : "") +
+          "these numbers measure the machinery, not the paper's experiments",
+      };
+    }
     const tt = performance.now();
     say(`${t.name}: producing (${t.title})`);
     const out = await t.produce({

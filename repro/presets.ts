@@ -371,6 +371,11 @@ function base(p: Preset, ds: DatasetSettings, seed: number) {
     weightDecay: p.weightDecay,
     trainLimit: ds.trainLimit,
     testLimit: ds.testLimit,
+    rehearsal: p.rehearsal && {
+      steps: p.rehearsal.steps,
+      evalImages: p.rehearsal.evalImages,
+      standIn: p.rehearsal.standIns.includes(ds.name),
+    },
   };
 }
 

@@ -129,6 +129,20 @@ export interface Preset {
   seeds: number;
   /** Checkpoint interval in epochs (besides the kept evaluation epochs). */
   checkpointEvery: number;
+  /** Set when the preset is rehearsed (`--rehearse`, see repro/rehearsal.ts); its runs carry it. */
+  rehearsal?: PresetRehearsal;
+}
+
+/** How a preset is rehearsed (`--rehearse N`, see repro/rehearsal.ts). */
+export interface PresetRehearsal {
+  /** Training steps per epoch-segment. */
+  steps: number;
+  /** Evaluation images per split (test error, train error, Figs. 5/6 analyses). */
+  evalImages: number;
+  /** The preset's batch size before `--rehearse-batch` (equal to `batchSize` without it). */
+  realBatchSize: number;
+  /** Datasets not on disk, rehearsed on synthetic stand-ins of the same shape and count. */
+  standIns: string[];
 }
 
 /** Provenance recorded in every result file. */
@@ -145,6 +159,8 @@ export interface Provenance {
   argv: string[];
   /** ISO time the result was written. */
   writtenAt: string;
+  /** Present when the result comes from a rehearsal (`--rehearse`): NOT a result of the paper's experiments. */
+  rehearsal?: PresetRehearsal & { note: string };
 }
 
 /** What a finished run left: its per-epoch metrics. */

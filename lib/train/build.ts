@@ -37,6 +37,8 @@ import type { Batch } from "../data/batch.ts";
 import type { EvalData, TrainData } from "../data/batch.ts";
 import type { Method } from "../optim/method.ts";
 import { lrAt, type RunConfig } from "./run_config.ts";
+import { rehearsalStepEpoch } from "./rehearsal.ts";
+import { standInImages } from "../data/stand_in_images.ts";
 import type { RunBuilder, RunParts } from "./runner.ts";
 import {
   type ArrayDataset,
@@ -103,7 +105,9 @@ export function runWork(
 
 /**
  * The method of a run, its learning rate read from the run's schedule at
- * absolute epoch `optEpochOffset + floor(count / stepsPerEpoch)`.
+ * absolute epoch `optEpochOffset + floor(count / stepsPerEpoch)` (for a
+ * rehearsal: the epoch of the segment the step belongs to, see
+ * {@link rehearsalStepEpoch}).
  *
  * @example
  * ```ts
@@ -119,11 +123,10 @@ export function methodFor(
   stepsPerEpoch: number,
   optEpochOffset: number,
 ): Method {
-  const lr = (count: number) =>
-    lrAt(
-      config.schedule,
-      optEpochOffset + Math.floor(count / stepsPerEpoch),
-    );
+  const epochOf = config.rehearsal
+    ? rehearsalStepEpoch(config, optEpochOffset)
+    : (count: number) => optEpochOffset + Math.floor(count / stepsPerEpoch);
+  const lr = (count: number) => lrAt(config.schedule, epochOf(count));
   const common = {
     lr,
     momentum: config.momentum,
@@ -186,14 +189,32 @@ async function imageSplit(
   name: string,
   split: "train" | "test",
   limit?: number,
+  standIn = false,
 ): Promise<ImageSet> {
   // SVHN trains on train + extra; when a run keeps only its first `limit`
   // images and they all lie in `train`, the 531,131 extra images (1.6 GB of
   // uint8) are not loaded at all.
   const extra = name === "svhn" && split === "train" &&
     !(limit !== undefined && limit <= imageDatasetInfo("svhn").trainSize);
-  const key = `${name}/${split}${extra ? "+extra" : ""}`;
+  const key = `${name}/${split}${extra ? "+extra" : ""}${
+    standIn ? "/stand-in" : ""
+  }`;
   let set = imageCache.get(key);
+  if (!set && standIn) {
+    // Not on disk (a rehearsal): random images of the same shape and count.
+    const info = imageDatasetInfo(name);
+    set = standInImages({
+      n: split === "test"
+        ? info.testSize
+        : info.trainSize + (extra ? info.extraSize ?? 0 : 0),
+      height: info.height,
+      width: info.width,
+      channels: info.channels,
+      numClasses: info.numClasses,
+      seed: split === "train" ? 1 : 2,
+    });
+    imageCache.set(key, set);
+  }
   if (!set && name === SYNTHETIC_8X8) {
     const info = imageDatasetInfo("synthetic-images");
     set = syntheticImages({
@@ -286,14 +307,18 @@ async function buildImageRun(
   optEpochOffset: number,
   model: Model,
 ): Promise<RunParts> {
+  const standIn = config.rehearsal?.standIn ?? false;
   const train = limitImages(
-    await imageSplit(config.dataset, "train", config.trainLimit),
+    await imageSplit(config.dataset, "train", config.trainLimit, standIn),
     config.trainLimit,
   );
-  const test = limitImages(
-    await imageSplit(config.dataset, "test"),
+  const testSet = limitImages(
+    await imageSplit(config.dataset, "test", undefined, standIn),
     config.testLimit,
   );
+  // A rehearsal evaluates only its first few test / training images.
+  const evalImages = config.rehearsal?.evalImages;
+  const test = limitImages(testSet, evalImages);
   const augment = trainAugment(config);
   const loader = new DataLoader(train, {
     batchSize: config.batchSize,
@@ -310,6 +335,8 @@ async function buildImageRun(
     train: data,
     test: imageEvalData(test, augment, evalBatch),
     trainEval: imageEvalData(limitImages(train, test.n), augment, evalBatch),
+    dataBytes: train.images.byteLength + train.labels.byteLength +
+      testSet.images.byteLength + testSet.labels.byteLength,
   };
 }
 
@@ -388,14 +415,18 @@ export interface AnalysisData {
 export async function analysisData(config: RunConfig): Promise<AnalysisData> {
   const small = config.dataset === SYNTHETIC_8X8;
   const info = imageDatasetInfo(small ? "synthetic-images" : config.dataset);
+  const standIn = config.rehearsal?.standIn ?? false;
+  // A rehearsal analyses only its first few images of each split.
+  const n = (limit?: number) =>
+    Math.min(limit ?? Infinity, config.rehearsal?.evalImages ?? Infinity);
   return {
     train: limitImages(
-      await imageSplit(config.dataset, "train"),
-      config.trainLimit,
+      await imageSplit(config.dataset, "train", undefined, standIn),
+      n(config.trainLimit),
     ),
     test: limitImages(
-      await imageSplit(config.dataset, "test"),
-      config.testLimit,
+      await imageSplit(config.dataset, "test", undefined, standIn),
+      n(config.testLimit),
     ),
     augment: { mean: info.mean, std: info.std },
     trainAugment: trainAugment(config),

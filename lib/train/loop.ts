@@ -92,6 +92,8 @@ export interface EpochOptions {
    * (omitted: not evaluated, the record's train error is NaN).
    */
   trainEval?: EvalData;
+  /** Take at most this many steps (a rehearsal; omitted: the whole epoch). */
+  maxSteps?: number;
   /** Called after each step with progress (may be omitted). */
   onStep?: (
     p: Omit<ProgressState, "label" | "lastEpoch" | "etaSeconds">,
@@ -149,7 +151,7 @@ export function trainEpoch(
   o: EpochOptions,
 ): { state: TrainState; record: EpochRecord } {
   o.data.startEpoch(o.epoch);
-  const steps = o.data.stepsPerEpoch;
+  const steps = Math.min(o.data.stepsPerEpoch, o.maxSteps ?? Infinity);
   let lossSum = 0, images = 0, lr = NaN;
   const tele: Record<string, number> = {};
   const teleN: Record<string, number> = {};
@@ -215,7 +217,7 @@ export function trainEpoch(
   const record: EpochRecord = {
     epoch: o.epoch + 1,
     method: o.method.name,
-    trainLoss: lossSum / Math.max(1, steps),
+    trainLoss: steps > 0 ? lossSum / steps : NaN,
     trainError: train.error,
     testLoss: test.loss,
     testError: test.error,

@@ -70,6 +70,22 @@ export interface RunStart {
   epoch: number;
 }
 
+/**
+ * A rehearsal: the run's real configuration (model, batch, data size, epoch
+ * numbers) with only `steps` training steps per epoch-segment and a few
+ * evaluation images, so that every mechanism runs at full size in minutes
+ * (see lib/train/rehearsal.ts). Part of the run's identity, so a rehearsal
+ * never shares a run id with a real run.
+ */
+export interface Rehearsal {
+  /** Training steps per epoch-segment (taken in the segment's first epoch). */
+  steps: number;
+  /** Evaluation images: the first n test images, and n training images for the train error and the analyses. */
+  evalImages: number;
+  /** True when the dataset is not on disk: its images are a synthetic stand-in of the same shape and count. */
+  standIn: boolean;
+}
+
 /** Everything that identifies a training run (and nothing operational). */
 export interface RunConfig {
   /** Dataset name as `lib/data` knows it, e.g. `"fashion-mnist"`, `"synthetic-images"`. */
@@ -96,6 +112,8 @@ export interface RunConfig {
   testLimit?: number;
   /** Start from another run's checkpoint; undefined = fresh initialisation from `seed`. */
   from?: RunStart;
+  /** Rehearse the run instead of training it (undefined: a real run). */
+  rehearsal?: Rehearsal;
 }
 
 /**

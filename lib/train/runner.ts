@@ -39,7 +39,8 @@ import {
   readMetrics,
   truncateMetrics,
 } from "./metrics_log.ts";
-import { trainEpoch } from "./loop.ts";
+import { type EpochOptions, trainEpoch } from "./loop.ts";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type { EvalData, TrainData } from "../data/batch.ts";
 import { formatDuration, type ProgressBar } from "./progress.ts";
 import {
@@ -50,6 +51,12 @@ import {
   tryLock,
 } from "./shard.ts";
 import { writeFileAtomic } from "../atomic_write.ts";
+import { rehearsalEpoch } from "./rehearsal.ts";
+import {
+  describeResources,
+  peakRssBytes,
+  type RunResources,
+} from "./resources.ts";
 
 /** The pieces a run is made of, built from its configuration. */
 export interface RunParts {
@@ -58,6 +65,8 @@ export interface RunParts {
   train: TrainData;
   test: EvalData;
   trainEval: EvalData;
+  /** Bytes of images and labels the data loaders hold (for the resources line), optional. */
+  dataBytes?: number;
   /** Releases what the parts hold (datasets on the device), optional. */
   dispose?(): void;
 }
@@ -93,6 +102,8 @@ export interface RunDone {
   finalEpoch: number;
   final: EpochRecord;
   seconds: number;
+  /** What the process that finished the run measured (see lib/train/resources.ts). */
+  resources?: RunResources;
 }
 
 /**
@@ -226,6 +237,8 @@ export async function trainRun(
   const startAt = ckpt ? ckpt.epoch : first;
   const t0 = performance.now();
   let last: EpochRecord | null = null;
+  let checkpointBytes: number | null = null;
+  let peakTensorBytes: number | null = null;
   const bar = options.progress;
   bar?.line(
     `${id}: ${
@@ -237,15 +250,20 @@ export async function trainRun(
   try {
     for (let e = startAt; e < config.epochs; e++) {
       const te = performance.now();
-      const out = trainEpoch(state, {
+      // A rehearsal: steps only in a segment's first epoch, evaluation and
+      // checkpoint only in its last (lib/train/rehearsal.ts).
+      const rehearse = config.rehearsal ? rehearsalEpoch(config, e) : null;
+      const evaluate = rehearse === null || rehearse.closesSegment;
+      const epochOptions = {
         model: parts.model,
         method: parts.method,
         data: parts.train,
         epoch: e,
         rng,
-        test: parts.test,
-        trainEval: parts.trainEval,
-        onStep: (p) => {
+        test: evaluate ? parts.test : undefined,
+        trainEval: evaluate ? parts.trainEval : undefined,
+        maxSteps: rehearse?.steps,
+        onStep: (p: Parameters<NonNullable<EpochOptions["onStep"]>>[0]) => {
           const done = (e - startAt) + p.step / p.stepsPerEpoch;
           const elapsed = (performance.now() - t0) / 1000;
           bar?.update({
@@ -255,19 +273,35 @@ export async function trainRun(
             etaSeconds: elapsed / done * (config.epochs - startAt - done),
           });
         },
-      });
+      };
+      let out: ReturnType<typeof trainEpoch>;
+      if (rehearse && rehearse.steps > 0) {
+        // Rehearsals measure the peak bytes of live tensors of their steps.
+        let result: ReturnType<typeof trainEpoch> | undefined;
+        const info = await tf.profile(() => {
+          result = trainEpoch(state, epochOptions);
+        });
+        out = result!;
+        peakTensorBytes = Math.max(peakTensorBytes ?? 0, info.peakBytes);
+      } else {
+        out = trainEpoch(state, epochOptions);
+      }
       state = out.state;
       last = out.record;
       await appendMetrics(metricsPath, out.record);
       const epoch = e + 1;
-      if (epoch % every === 0 || keep.includes(epoch)) {
-        await saveCheckpoint(dir, {
+      const save = rehearse
+        ? rehearse.closesSegment
+        : epoch % every === 0 || keep.includes(epoch);
+      if (save) {
+        const path = await saveCheckpoint(dir, {
           epoch,
           state,
           rng: rng.state(),
           loader: parts.train.state(),
           extra: { id, optEpochOffset },
         });
+        checkpointBytes = (await Deno.stat(path)).size;
         await pruneCheckpoints(dir, keep);
       }
       const t = out.record.telemetry;
@@ -293,12 +327,23 @@ export async function trainRun(
   }
   const records = await readMetrics(metricsPath);
   const final = last ?? records[records.length - 1];
+  const resources: RunResources = {
+    peakRssBytes: peakRssBytes(),
+    checkpointBytes,
+    dataBytes: parts.dataBytes ?? null,
+    peakTensorBytes,
+  };
+  if (peakTensorBytes !== null && tf.memory().unreliable) {
+    resources.tensorBytesUnreliable = true;
+  }
+  bar?.line(`${id}: resources: ${describeResources(resources)}`);
   const result: RunDone = {
     id,
     config,
     finalEpoch: config.epochs,
     final,
     seconds: (performance.now() - t0) / 1000,
+    resources,
   };
   await writeFileAtomic(
     `${dir}/done.json`,

@@ -45,7 +45,13 @@ function curve(
   from: number,
   value: (r: EpochRecord) => number = (r) => r.testError,
 ): ErrorCurve {
-  const epochs = histories[0].map((r) => r.epoch).filter((e) => e >= from);
+  // Epochs without an evaluation (a rehearsal's, lib/train/rehearsal.ts)
+  // have no test error (NaN, read back as null) and are left out.
+  const evaluated = (h: EpochRecord[], e: number) =>
+    Number.isFinite(h.find((r) => r.epoch === e)?.testError);
+  const epochs = histories[0].map((r) => r.epoch).filter((e) =>
+    e >= from && histories.every((h) => evaluated(h, e))
+  );
   return {
     method,
     points: epochs.map((epoch) => ({
