@@ -5,9 +5,24 @@
  * (`@tensorflow/tfjs-node-gpu`), asks libtensorflow whether it found a CUDA
  * device, reads the device name and memory from `nvidia-smi`, and times
  * WRN-28-10 training steps (the paper's SGD: Nesterov 0.9, wd 5e-4) on
- * random 32x32x3 batches. Prints the backend, device, GPU memory, seconds per
- * step, images per second and the implied TFLOP/s (one training step counted
- * as 3x the forward multiply-adds, 2 FLOPs each).
+ * random 32x32x3 batches (batch 256, the paper's, unless `--batch`). Prints
+ * the backend, device, GPU memory, seconds per step, images per second, the
+ * implied TFLOP/s (one training step counted as 3x the forward multiply-adds,
+ * 2 FLOPs each) and the projected GPU-hours of `repro:all --preset paper`
+ * (tools/gpu_hours.ts).
+ *
+ * Known tfjs-node-gpu pitfalls it reports (the Dockerfile handles them):
+ * - libtensorflow 2.9.1 carries no kernels for GPUs newer than its build
+ *   (Hopper, sm_90, and later): the driver JIT-compiles PTX on the first
+ *   step, which can take many minutes; the compiled kernels go to
+ *   `CUDA_CACHE_PATH` (the image's persistent /cache volume), so later runs
+ *   start at once. A line says so while the first step runs.
+ * - The CUDA 11.8 runtime of the image runs on newer drivers (they are
+ *   backward compatible) but needs driver >= 520 (CUDA 11.8's minimum, and
+ *   the first with Hopper support): an older driver gets a warning line.
+ * - The native addon must be in the `lib/napi-v*` folder the loader picks
+ *   (tools/fill_napi_dirs.sh copies it into every one); the report names the
+ *   addon found.
  *
  * Exits 1 with a message saying what is missing and how to install it when no
  * GPU backend is usable. `--load-only` stops after loading the backend (the
@@ -19,6 +34,7 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import {
   BackendUnavailableError,
   tensorflowInstallCommand,
+  tensorflowPackageStatus,
   useBackend,
 } from "../lib/backend.ts";
 import type { BackendInfo } from "../lib/backend.ts";
@@ -28,6 +44,8 @@ import { sgdMethod } from "../lib/optim/sgd.ts";
 import { Rng } from "../lib/rng.ts";
 import type { TrainState } from "../lib/optim/method.ts";
 import { disposeTree } from "../lib/tree.ts";
+import { type GpuHoursProjection, projectGpuHours } from "./gpu_hours.ts";
+import { PRESETS } from "../repro/presets.ts";
 import { median } from "../lib/stats.ts";
 
 /** Thrown when no GPU backend is usable; the message says why and what to do. */
@@ -242,11 +260,15 @@ export interface GpuReport {
   /** Bytes tfjs holds in tensors after the timing (its own count). */
   tfjsBytes: number;
   timing: StepTiming | null;
+  /** The native addon tfjs-node-gpu loads (null: not found; absent with --load-only). */
+  addon?: string | null;
+  /** `repro:all --preset paper` (3 seeds) at the timed speed, on one GPU. */
+  projection?: GpuHoursProjection;
 }
 
 /** Options of {@link gpuCheck}. */
 export interface GpuCheckOptions {
-  /** Batch of the timed steps (default 128, the paper's per-GPU batch scale). */
+  /** Batch of the timed steps (default 256, the paper's). */
   batch?: number;
   /** Timed steps after one warm-up (default 5). */
   steps?: number;
@@ -254,6 +276,49 @@ export interface GpuCheckOptions {
   loadOnly?: boolean;
   /** Model to time (default WRN-28-10, 10 classes, 32x32x3). */
   model?: Model;
+  /** Where progress lines go while the check waits (default stderr). */
+  log?: (line: string) => void;
+}
+
+/**
+ * Lines about the known GPU pitfalls for these GPUs (see the module doc):
+ * PTX JIT on GPUs newer than libtensorflow 2.9.1's kernels, and drivers too
+ * old for the CUDA 11.8 runtime.
+ *
+ * @example
+ * ```ts
+ * import { gpuPitfalls } from "./gpu_check.ts";
+ * const h = gpuPitfalls([{ index: 0, name: "NVIDIA H200", memoryTotalMiB: 1, memoryUsedMiB: 0, driverVersion: "550.54.15" }], "/cache/cuda");
+ * if (h.length !== 1 || !h[0].includes("sm_90")) throw new Error(h.join());
+ * ```
+ */
+export function gpuPitfalls(
+  gpus: GpuDevice[],
+  cudaCachePath: string | undefined,
+): string[] {
+  const out: string[] = [];
+  const newer = gpus.filter((g) => /\b(GH|H|B|GB)\d{3}\b/.test(g.name));
+  if (newer.length) {
+    out.push(
+      `${
+        newer.map((g) => g.name).join(", ")
+      }: libtensorflow 2.9.1 has no kernels for this GPU (Hopper sm_90 or newer), so the first step ` +
+        `JIT-compiles PTX, which can take many minutes (20-40 on a first run is normal); the result is cached in ` +
+        (cudaCachePath
+          ? `CUDA_CACHE_PATH=${cudaCachePath} (keep it on a persistent volume) and later runs start at once.`
+          : `the driver's default cache (~/.nv/ComputeCache); set CUDA_CACHE_PATH to a persistent folder and CUDA_CACHE_MAXSIZE=4294967296.`),
+    );
+  }
+  for (const g of gpus) {
+    const major = Number(g.driverVersion.split(".")[0]);
+    if (Number.isFinite(major) && major < 520) {
+      out.push(
+        `gpu ${g.index}: driver ${g.driverVersion} is older than 520, the minimum of the CUDA 11.8 runtime ` +
+          `libtensorflow uses here (newer drivers are fine: they run CUDA 11.8 programs).`,
+      );
+    }
+  }
+  return out;
 }
 
 /**
@@ -301,14 +366,34 @@ export async function gpuCheck(
         `It needs CUDA 11.x and cuDNN 8 libraries on the library path (the Docker image has them).`,
     );
   }
+  const log = options.log ?? ((line: string) => console.error(line));
+  for (const line of gpuPitfalls(gpus, Deno.env.get("CUDA_CACHE_PATH"))) {
+    log(`gpu:check: ${line}`);
+  }
   const model = options.model ??
     wideResNet({ depth: 28, widen: 10, numClasses: 10 });
+  const batch = options.batch ?? 256;
+  log(
+    `gpu:check: timing ${model.name} training steps at batch ${batch}; the first (warm-up) step ` +
+      `selects kernels and, on GPUs newer than libtensorflow 2.9.1's build, JIT-compiles PTX: waiting...`,
+  );
   const timing = await timeTrainingSteps(model, {
-    batch: options.batch ?? 128,
+    batch,
     steps: options.steps ?? 5,
     rng: new Rng(0),
   });
-  return { backend, gpus, tfjsBytes: tf.memory().numBytes, timing };
+  const projection = await projectGpuHours(PRESETS.paper, [0, 1, 2], {
+    imagesPerSecond: timing.imagesPerSecond,
+    macsPerImage: model.multiplyAdds,
+  });
+  return {
+    backend,
+    gpus,
+    tfjsBytes: tf.memory().numBytes,
+    timing,
+    addon: tensorflowPackageStatus("@tensorflow/tfjs-node-gpu").addon,
+    projection,
+  };
 }
 
 /**
@@ -340,6 +425,9 @@ export function formatReport(r: GpuReport): string {
       } used, driver ${g.driverVersion}`,
     );
   }
+  if (r.addon !== undefined) {
+    lines.push(`addon:    ${r.addon ?? "tfjs_binding.node not found"}`);
+  }
   lines.push(`tfjs tensors: ${(r.tfjsBytes / 2 ** 20).toFixed(1)} MiB`);
   const t = r.timing;
   if (t) {
@@ -353,7 +441,19 @@ export function formatReport(r: GpuReport): string {
       } TFLOP/s`,
       `one epoch of 50,000 images: ${
         (50000 / t.imagesPerSecond).toFixed(0)
-      } s at this speed (see README for the paper preset's cost)`,
+      } s at this speed`,
+    );
+  }
+  const p = r.projection;
+  if (p) {
+    lines.push(
+      `repro:all --preset paper (3 seeds, ${p.runs} runs): ${
+        (p.trainingImages / 1e9).toFixed(2)
+      }e9 SGD-step images + ${
+        (p.analysisImages / 1e9).toFixed(3)
+      }e9 for the analyses = ${
+        p.gpuHours.toFixed(0)
+      } GPU-hours at this speed on one GPU (a projection: SAM 2x, PoF 1.17x an SGD step; tools/gpu_hours.ts)`,
     );
   }
   return lines.join("\n");

@@ -9,6 +9,7 @@ import {
 import {
   formatReport,
   GpuCheckError,
+  gpuPitfalls,
   parseGpuCheckArgs,
   parseNvidiaSmi,
   queryGpus,
@@ -17,6 +18,8 @@ import {
 import { tensorflowPackageStatus, useBackend } from "../lib/backend.ts";
 import { wideResNet } from "../lib/models/wide_resnet.ts";
 import { Rng } from "../lib/rng.ts";
+import { projectGpuHours } from "./gpu_hours.ts";
+import { PRESETS } from "../repro/presets.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -222,4 +225,79 @@ Deno.test("parseGpuCheckArgs and formatReport", () => {
   );
   // 50,000 / 256 = 195.3 s
   assertStringIncludes(text, "one epoch of 50,000 images: 195 s");
+});
+
+Deno.test("formatReport: the projected GPU-hours of the paper preset from a fake timing", async () => {
+  const macs = wideResNet({ depth: 28, widen: 10, numClasses: 10 })
+    .multiplyAdds;
+  // A fake gpu:check timing: 2,000 images/s at batch 256.
+  const projection = await projectGpuHours(PRESETS.paper, [0, 1, 2], {
+    imagesPerSecond: 2000,
+    macsPerImage: macs,
+  });
+  // By hand, per seed: 808.5 SGD-step epochs (SGD 250, SAM 2 x 250, PoF
+  // 1.17 x 50) of 49,920 (CIFAR-10, CIFAR-100) + 604,160 (SVHN) images +
+  // Fashion-MNIST's 59,904 images at its multiply-adds, and 10 fine-tuning
+  // epochs on the first dataset (CIFAR-10; the fine-tuning target's only).
+  const fm = wideResNet({
+    depth: 28,
+    widen: 10,
+    numClasses: 10,
+    inputShape: [28, 28, 1],
+  }).multiplyAdds;
+  // CIFAR-100's classifier has 100 outputs: a few more multiply-adds.
+  const c100 = wideResNet({ depth: 28, widen: 10, numClasses: 100 })
+    .multiplyAdds;
+  assertEquals(c100 - macs, 640 * 90);
+  const images = 3 * 808.5 *
+      (49_920 * (1 + c100 / macs) + 604_160 + 59_904 * fm / macs) +
+    3 * 10 * 49_920;
+  assertAlmostEquals(projection.trainingImages, images, 1);
+  const text = formatReport({
+    backend: {
+      requested: "tensorflow",
+      backend: "tensorflow",
+      device: "libtensorflow GPU (all visible devices)",
+      package: "@tensorflow/tfjs-node-gpu@4.22.0",
+      projectKernels: [],
+      tfjsVersion: "4.22.0",
+      denoVersion: "2.9.6",
+    },
+    gpus: [],
+    tfjsBytes: 0,
+    timing: null,
+    addon: "/x/lib/napi-v8/tfjs_binding.node",
+    projection,
+  });
+  const hours = (images + projection.analysisImages) / 2000 / 3600;
+  assertStringIncludes(text, `= ${hours.toFixed(0)} GPU-hours at this speed`);
+  assertStringIncludes(text, "addon:    /x/lib/napi-v8/tfjs_binding.node");
+});
+
+Deno.test("gpuPitfalls: PTX JIT on Hopper and newer, old drivers; nothing for an A100 on a new driver", () => {
+  const g = (name: string, driverVersion: string) => ({
+    index: 0,
+    name,
+    memoryTotalMiB: 1,
+    memoryUsedMiB: 0,
+    driverVersion,
+  });
+  assertEquals(
+    gpuPitfalls([g("NVIDIA A100-SXM4-40GB", "550.54.15")], "/c"),
+    [],
+  );
+  const h = gpuPitfalls(
+    [g("NVIDIA H100 80GB HBM3", "560.35.03")],
+    "/cache/cuda",
+  );
+  assertEquals(h.length, 1);
+  assertStringIncludes(h[0], "JIT-compiles PTX");
+  assertStringIncludes(h[0], "CUDA_CACHE_PATH=/cache/cuda");
+  assertEquals(
+    gpuPitfalls([g("NVIDIA GH200 480GB", "555.1")], undefined).length,
+    1,
+  );
+  const old = gpuPitfalls([g("Tesla V100-SXM2-16GB", "470.82.01")], "/c");
+  assertEquals(old.length, 1);
+  assertStringIncludes(old[0], "driver 470.82.01 is older than 520");
 });

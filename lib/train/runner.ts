@@ -310,15 +310,19 @@ export async function trainRun(
           t.xiMedian?.toPrecision(3)
         }, at cap ${(100 * t.xiCapFraction).toFixed(1)}%)`
         : "";
-      bar?.line(
-        `${id}: epoch ${epoch}/${config.epochs} loss ${
-          out.record.trainLoss.toFixed(4)
-        }${pof} train err ${out.record.trainError.toFixed(2)}% test err ${
-          out.record.testError.toFixed(2)
-        }% lr ${out.record.lr.toExponential(2)} (${
-          formatDuration((performance.now() - te) / 1000)
-        })`,
-      );
+      // A rehearsal's bookkeeping-only epochs are not printed.
+      const shown = !rehearse || rehearse.steps > 0 || rehearse.closesSegment;
+      if (shown) {
+        bar?.line(
+          `${id}: epoch ${epoch}/${config.epochs} loss ${
+            out.record.trainLoss.toFixed(4)
+          }${pof} train err ${out.record.trainError.toFixed(2)}% test err ${
+            out.record.testError.toFixed(2)
+          }% lr ${out.record.lr.toExponential(2)} (${
+            formatDuration((performance.now() - te) / 1000)
+          })`,
+        );
+      }
       await options.afterEpoch?.(out.record);
     }
   } finally {
