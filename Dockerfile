@@ -9,7 +9,10 @@
 #
 # Base image: CUDA 11.8 + cuDNN 8 runtime on Ubuntu 22.04 (CUDA 11.8 with
 # cuDNN 8.9 is the newest pairing libtensorflow 2.9.1 can use that also knows
-# Hopper GPUs). Pinned by digest. How the digest was obtained: this project's
+# Hopper GPUs). Hosts with newer drivers (CUDA 12.x drivers, R525-R560+) run
+# it unchanged: drivers are backward compatible with older CUDA runtimes; the
+# host driver must be >= 520 (CUDA 11.8's minimum). No cuda-compat package is
+# needed or wanted. gpu:check warns about an older driver. Pinned by digest. How the digest was obtained: this project's
 # build machines have no Docker engine and no registry access, so it was not
 # resolved here; it is the digest recorded for
 # nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04 in several independent public
@@ -23,8 +26,11 @@ LABEL org.opencontainers.image.title="PoF (ICML 2022) reproduction on TensorFlow
       org.opencontainers.image.description="deno task repro:all on NVIDIA GPUs via tfjs-node-gpu 4.22.0"
 
 # DENO_DIR: Deno's module cache, filled at build time so runs need no network.
-# CUDA_CACHE_*: the driver's PTX JIT cache (GPUs newer than libtensorflow's
-# build compile PTX on first use); /cache is a volume, so it persists.
+# CUDA_CACHE_*: the driver's PTX JIT cache. libtensorflow 2.9.1 has no
+# kernels for Hopper (sm_90) or newer GPUs, so the first step JIT-compiles
+# PTX for many minutes (gpu:check prints a line saying so while it waits);
+# /cache is a volume, so the compiled kernels persist and later runs start at
+# once. Mount it: -v pof-cuda-cache:/cache.
 # TF_FORCE_GPU_ALLOW_GROWTH: libtensorflow takes GPU memory as needed instead
 # of all of it (several processes per GPU, readable nvidia-smi numbers).
 # POF_PRESET: the preset CMD runs (override with -e POF_PRESET=quick).
@@ -45,10 +51,13 @@ WORKDIR /opt/pof
 #    (Fashion-MNIST, Jupyter client, ...), cuda-nvcc-11-8 for ptxas, the pinned
 #    Deno, the npm dependencies exactly as in deno.lock with tfjs-node-gpu's
 #    install script allowed (it downloads libtensorflow 2.9.1 GPU and the
-#    addon), and the Deno Jupyter kernel. Only the files it needs are copied
+#    addon; tools/fill_napi_dirs.sh then puts the addon tfjs_binding.node in
+#    every lib/napi-v* folder the loader may look in, a known pitfall when the
+#    installing and the running runtime report different N-API versions), and
+#    the Deno Jupyter kernel. Only the files it needs are copied
 #    first, so that source edits do not redo this layer.
 COPY deno.json deno.lock ./
-COPY tools/install.sh tools/offline_import_map.json tools/
+COPY tools/install.sh tools/fill_napi_dirs.sh tools/offline_import_map.json tools/
 RUN bash tools/install.sh --cuda \
  && ptxas --version \
  && dpkg-query -W libcudnn8 \

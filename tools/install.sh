@@ -155,6 +155,12 @@ if [ "$CUDA" = 1 ]; then
 fi
 log "npm: deno ${NPM_INSTALL[*]}"
 "$DENO_BIN" "${NPM_INSTALL[@]}"
+if [ "$CUDA" = 1 ]; then
+  # The addon must be in every lib/napi-v* folder the loader may pick (see
+  # tools/fill_napi_dirs.sh).
+  bash "$ROOT/tools/fill_napi_dirs.sh" \
+    "$ROOT"/node_modules/.deno/@tensorflow+tfjs-node-gpu@"$TFJS_VERSION"/node_modules/@tensorflow/tfjs-node-gpu
+fi
 
 # ---- 4. Jupyter kernel ----
 if [ "$SKIP_JUPYTER" = 1 ]; then
