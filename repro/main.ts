@@ -22,6 +22,7 @@ import { formatDuration, ProgressBar } from "../lib/train/progress.ts";
 import { buildRun, modelFor, runWork } from "../lib/train/build.ts";
 import { cachedDatasets, withCachedDatasets } from "./presets.ts";
 import { rehearsalPreset } from "./rehearsal.ts";
+import { describeResources, machineLine } from "../lib/train/resources.ts";
 import { type DatasetName, DATASETS } from "../lib/data/dataset_registry.ts";
 import { resolveCacheDir } from "../lib/data/dataset_cache.ts";
 import type {
@@ -403,6 +404,18 @@ export async function main(args: string[]): Promise<number> {
     else {
       lines.push(`  ${name.padEnd(9)} ${out.files.join(", ")}`);
       for (const s of out.summary) lines.push(`  ${"".padEnd(9)} ${s}`);
+    }
+  }
+  if (options.preset.rehearsal) {
+    lines.push(
+      "",
+      `Rehearsal resources per run (backend ${backend.backend}; ${machineLine()}):`,
+    );
+    for (const c of all) {
+      const done = await readDone(runsDir, c);
+      if (done?.resources) {
+        lines.push(`  ${runId(c)}: ${describeResources(done.resources)}`);
+      }
     }
   }
   console.log(lines.join("\n"));

@@ -71,7 +71,9 @@ export function rehearsalPreset(
   }
   const evalImages = 2 * weakBatchSize;
   const data = preset.datasets.map((d) =>
-    `${d.name}${standIns.includes(d.name) ? " (synthetic stand-in)" : ""}`
+    `${d.name} (${
+      standIns.includes(d.name) ? "synthetic stand-in" : "real, on disk"
+    })`
   ).join(", ");
   return {
     ...preset,

@@ -84,3 +84,20 @@ export function describeResources(r: RunResources): string {
         (r.tensorBytesUnreliable ? " (backend says: unreliable)" : "")
   }`;
 }
+
+/**
+ * The machine and its load, for labelling measured figures: logical cores,
+ * memory, OS and the 1/5/15-minute load averages.
+ *
+ * @example
+ * ```ts
+ * import { machineLine } from "./resources.ts";
+ * if (!/^\d+ logical cores, [\d.]+ GiB memory, .+, load average [\d.]+ [\d.]+ [\d.]+$/.test(machineLine())) throw new Error(machineLine());
+ * ```
+ */
+export function machineLine(): string {
+  const load = Deno.loadavg().map((v) => v.toFixed(2)).join(" ");
+  return `${navigator.hardwareConcurrency} logical cores, ${
+    (Deno.systemMemoryInfo().total / 2 ** 30).toFixed(1)
+  } GiB memory, ${Deno.build.os}-${Deno.build.arch}, load average ${load}`;
+}
