@@ -181,6 +181,10 @@ export {
   type SyntheticImagesOptions,
 } from "./lib/data/synthetic_images.ts";
 export {
+  standInImages,
+  type StandInOptions,
+} from "./lib/data/stand_in_images.ts";
+export {
   type ToyData,
   toyData,
   type ToyDataOptions,
@@ -281,9 +285,23 @@ export {
   type MethodSpec,
   type ModelSpec,
   type PofSpec,
+  type Rehearsal,
   type RunConfig,
   type StepSchedule,
 } from "./lib/train/run_config.ts";
+export {
+  type EpochSegment,
+  rehearsalEpoch,
+  rehearsalSegments,
+  rehearsalStepEpoch,
+} from "./lib/train/rehearsal.ts";
+export {
+  describeResources,
+  formatBytes,
+  machineLine,
+  peakRssBytes,
+  type RunResources,
+} from "./lib/train/resources.ts";
 export { runId, withDependencies } from "./lib/train/run_id.ts";
 export { parseShard, type Shard } from "./lib/train/shard.ts";
 export {

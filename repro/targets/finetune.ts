@@ -75,7 +75,10 @@ export const target: Target = {
       after.push(atEpoch(ft, end).testError);
       pofAtEnd.push(atEpoch(pof, end).testError);
       curves.push(
-        ft.filter((r) => r.epoch >= p.switchEpoch).map((r) => ({
+        // Epochs without an evaluation (a rehearsal's) are left out.
+        ft.filter((r) =>
+          r.epoch >= p.switchEpoch && Number.isFinite(r.testError)
+        ).map((r) => ({
           epoch: r.epoch,
           pof: r.epoch <= start ? r.testError : atEpoch(pof, r.epoch).testError,
           finetune: r.testError,
