@@ -375,6 +375,8 @@ function base(p: Preset, ds: DatasetSettings, seed: number) {
       steps: p.rehearsal.steps,
       evalImages: p.rehearsal.evalImages,
       standIn: p.rehearsal.standIns.includes(ds.name),
+      // Fine-tuning's last epoch, where it is compared with PoF continued.
+      cuts: [p.pofEarlyEpoch + p.finetuneEpochs],
     },
   };
 }

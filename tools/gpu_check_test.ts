@@ -262,6 +262,7 @@ Deno.test("formatReport: the projected GPU-hours of the paper preset from a fake
       projectKernels: [],
       tfjsVersion: "4.22.0",
       denoVersion: "2.9.6",
+      threads: null,
     },
     gpus: [],
     tfjsBytes: 0,

@@ -1,7 +1,7 @@
 /**
  * Rehearsals of runs (see {@link Rehearsal}). A rehearsed run keeps its real
  * epoch axis: its epochs are cut into epoch-segments at the run's start, its
- * learning-rate milestones, its kept epochs and its end (for the paper's SGD
+ * learning-rate milestones, its kept epochs, the rehearsal's `cuts` and its end (for the paper's SGD
  * run: 0-60, 60-120, 120-160, 160-200, 200-250). The first epoch of each
  * segment takes `steps` training steps at the segment's learning rate; the
  * other epochs take none; the last epoch of each segment is evaluated (on
@@ -39,6 +39,7 @@ export function rehearsalSegments(config: RunConfig): EpochSegment[] {
       first,
       ...config.schedule.milestones,
       ...config.keepEpochs,
+      ...(config.rehearsal?.cuts ?? []),
       config.epochs,
     ]),
   ].filter((e) => e >= first && e <= config.epochs).sort((a, b) => a - b);

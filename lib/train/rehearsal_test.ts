@@ -89,3 +89,14 @@ Deno.test("rehearsal: step counts map to the segment's epoch through a same-meth
   const p = rehearsalStepEpoch(pof, 200);
   assertEquals([0, 2, 3, 5, 6].map(p), [200, 200, 210, 210, 210]);
 });
+
+Deno.test("rehearsal: extra cuts end segments where a target compares runs", () => {
+  const c: RunConfig = {
+    ...pof,
+    rehearsal: { steps: 1, evalImages: 4, standIn: false, cuts: [220, 300] },
+  };
+  assertEquals(
+    rehearsalSegments(c).map((g) => [g.start, g.end]),
+    [[200, 210], [210, 220], [220, 250]],
+  );
+});

@@ -84,6 +84,8 @@ export interface Rehearsal {
   evalImages: number;
   /** True when the dataset is not on disk: its images are a synthetic stand-in of the same shape and count. */
   standIn: boolean;
+  /** More epochs that end a segment (are evaluated) besides milestones and kept epochs, e.g. where a target compares two runs. */
+  cuts?: number[];
 }
 
 /** Everything that identifies a training run (and nothing operational). */

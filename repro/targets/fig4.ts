@@ -45,10 +45,13 @@ function curve(
   from: number,
   value: (r: EpochRecord) => number = (r) => r.testError,
 ): ErrorCurve {
-  // Epochs without an evaluation (a rehearsal's, lib/train/rehearsal.ts)
-  // have no test error (NaN, read back as null) and are left out.
-  const evaluated = (h: EpochRecord[], e: number) =>
-    Number.isFinite(h.find((r) => r.epoch === e)?.testError);
+  // Epochs without the value (a rehearsal's epochs without an evaluation or
+  // without steps, lib/train/rehearsal.ts: NaN, read back as null) are left
+  // out.
+  const evaluated = (h: EpochRecord[], e: number) => {
+    const r = h.find((x) => x.epoch === e);
+    return r !== undefined && Number.isFinite(value(r));
+  };
   const epochs = histories[0].map((r) => r.epoch).filter((e) =>
     e >= from && histories.every((h) => evaluated(h, e))
   );
