@@ -50,6 +50,7 @@ import {
   tryLock,
 } from "./shard.ts";
 import { writeFileAtomic } from "../atomic_write.ts";
+import { loadAverage1, processCpuSeconds } from "./usage.ts";
 
 /** The pieces a run is made of, built from its configuration. */
 export interface RunParts {
@@ -236,7 +237,7 @@ export async function trainRun(
   );
   try {
     for (let e = startAt; e < config.epochs; e++) {
-      const te = performance.now();
+      const te = performance.now(), cpu0 = processCpuSeconds();
       const out = trainEpoch(state, {
         model: parts.model,
         method: parts.method,
@@ -257,8 +258,15 @@ export async function trainRun(
         },
       });
       state = out.state;
-      last = out.record;
-      await appendMetrics(metricsPath, out.record);
+      last = {
+        ...out.record,
+        wallSeconds: (performance.now() - te) / 1000,
+        cpuSeconds: cpu0 === undefined
+          ? undefined
+          : processCpuSeconds()! - cpu0,
+        load1: loadAverage1(),
+      };
+      await appendMetrics(metricsPath, last);
       const epoch = e + 1;
       if (epoch % every === 0 || keep.includes(epoch)) {
         await saveCheckpoint(dir, {
@@ -285,7 +293,7 @@ export async function trainRun(
           formatDuration((performance.now() - te) / 1000)
         })`,
       );
-      await options.afterEpoch?.(out.record);
+      await options.afterEpoch?.(last);
     }
   } finally {
     disposeTrainState(state);
