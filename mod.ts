@@ -341,13 +341,23 @@ export {
 } from "./lib/plot/display.ts";
 export {
   binEdges,
+  type ClaimSide,
+  type ClaimTest,
+  formatDifference,
   histogram,
   mean,
   type MeanStd,
   meanStd,
   median,
   modeIndex,
+  type PairedDifference,
+  pairedDifference,
   sampleStd,
+  studentTCdf,
+  testClaim,
+  tQuantile,
+  type Verdict,
+  verdictOf,
 } from "./lib/stats.ts";
 export {
   type ComparisonRow,

@@ -240,3 +240,214 @@ export function histogram(
     outside,
   };
 }
+
+/**
+ * Cumulative distribution function of Student's t distribution with `df`
+ * (a positive integer) degrees of freedom, from the exact finite series of
+ * Abramowitz & Stegun 26.7.3-26.7.4 in theta = atan(t / sqrt(df)).
+ *
+ * @example
+ * ```ts
+ * import { studentTCdf } from "./stats.ts";
+ * // df = 1 is the Cauchy distribution: F(1) = 3/4.
+ * if (Math.abs(studentTCdf(1, 1) - 0.75) > 1e-15) throw new Error();
+ * ```
+ */
+export function studentTCdf(t: number, df: number): number {
+  if (!Number.isInteger(df) || df < 1) {
+    throw new RangeError(
+      `studentTCdf: df must be a positive integer, got ${df}`,
+    );
+  }
+  if (Number.isNaN(t)) throw new RangeError(`studentTCdf: t is NaN`);
+  if (t === Infinity) return 1;
+  if (t === -Infinity) return 0;
+  const theta = Math.atan(Math.abs(t) / Math.sqrt(df));
+  const s = Math.sin(theta), c2 = Math.cos(theta) ** 2;
+  // a = P(|T| <= |t|).
+  let a: number;
+  if (df % 2 === 1) {
+    let sum = 0;
+    if (df > 1) {
+      let term = Math.cos(theta);
+      sum = term;
+      for (let k = 3; k <= df - 2; k += 2) {
+        term *= c2 * (k - 1) / k;
+        sum += term;
+      }
+    }
+    a = (2 / Math.PI) * (theta + s * sum);
+  } else {
+    let term = 1, sum = 1;
+    for (let k = 2; k <= df - 2; k += 2) {
+      term *= c2 * (k - 1) / k;
+      sum += term;
+    }
+    a = s * sum;
+  }
+  return t >= 0 ? (1 + a) / 2 : (1 - a) / 2;
+}
+
+/**
+ * The p-quantile of Student's t distribution with `df` (a positive
+ * integer) degrees of freedom: the t with `studentTCdf(t, df) = p`, found by
+ * bisection to double precision.
+ *
+ * @example
+ * ```ts
+ * import { tQuantile } from "./stats.ts";
+ * // df = 2 has the closed form (2p - 1) / sqrt(2 p (1 - p)).
+ * const p = 0.975;
+ * if (Math.abs(tQuantile(p, 2) - (2 * p - 1) / Math.sqrt(2 * p * (1 - p))) > 1e-12) throw new Error();
+ * ```
+ */
+export function tQuantile(p: number, df: number): number {
+  if (!(p > 0 && p < 1)) {
+    throw new RangeError(`tQuantile: p must be in (0, 1), got ${p}`);
+  }
+  if (!Number.isInteger(df) || df < 1) {
+    throw new RangeError(`tQuantile: df must be a positive integer, got ${df}`);
+  }
+  if (p === 0.5) return 0;
+  if (p < 0.5) return -tQuantile(1 - p, df);
+  let lo = 0, hi = 1;
+  while (studentTCdf(hi, df) < p) [lo, hi] = [hi, hi * 2];
+  for (let i = 0; i < 200 && hi - lo > 1e-15 * hi; i++) {
+    const m = (lo + hi) / 2;
+    if (studentTCdf(m, df) < p) lo = m;
+    else hi = m;
+  }
+  return (lo + hi) / 2;
+}
+
+/** Which side of 0 a claim puts a difference on: -1 (below) or +1 (above). */
+export type ClaimSide = -1 | 1;
+
+/**
+ * Verdict on a claim about a difference, from its confidence interval:
+ * `reproduced` when the interval excludes 0 on the claim's side,
+ * `contradicted` when it excludes 0 on the other side, `undecided` when it
+ * contains 0 (or there is no interval: fewer than two seeds).
+ */
+export type Verdict = "reproduced" | "contradicted" | "undecided";
+
+/**
+ * The {@link Verdict} of interval `ci` (null: no interval) on a claim that
+ * the difference lies on `side` of 0.
+ *
+ * @example
+ * ```ts
+ * import { verdictOf } from "./stats.ts";
+ * if (verdictOf([-0.5, -0.1], -1) !== "reproduced") throw new Error();
+ * if (verdictOf([-0.5, -0.1], 1) !== "contradicted") throw new Error();
+ * if (verdictOf([-0.5, 0.1], -1) !== "undecided" || verdictOf(null, 1) !== "undecided") throw new Error();
+ * ```
+ */
+export function verdictOf(
+  ci: readonly [number, number] | null,
+  side: ClaimSide,
+): Verdict {
+  if (ci === null) return "undecided";
+  const [lo, hi] = ci;
+  if (lo > 0) return side > 0 ? "reproduced" : "contradicted";
+  if (hi < 0) return side < 0 ? "reproduced" : "contradicted";
+  return "undecided";
+}
+
+/** A paired comparison of two per-seed samples: the differences `a - b` and their t-interval. */
+export interface PairedDifference {
+  /** `a[i] - b[i]` per seed. */
+  diffs: number[];
+  /** Mean and sample std of `diffs`. */
+  mean: number;
+  std: number;
+  n: number;
+  /**
+   * 95% Student-t interval of the mean difference:
+   * mean +- t(0.975, n - 1) * std / sqrt(n); null for n = 1.
+   */
+  ci95: [number, number] | null;
+}
+
+/**
+ * Paired differences `a[i] - b[i]` (same seeds, same order) with their mean,
+ * sample std and 95% Student-t interval. Unequal lengths or non-finite
+ * values are a RangeError naming them.
+ *
+ * @example
+ * ```ts
+ * import { pairedDifference } from "./stats.ts";
+ * const d = pairedDifference([2, 3, 4], [1, 1, 1]);
+ * // diffs 1, 2, 3: mean 2, std 1, half-width t(0.975, 2) / sqrt(3).
+ * if (d.mean !== 2 || d.std !== 1 || Math.abs(d.ci95![1] - 4.484137712) > 1e-8) throw new Error(JSON.stringify(d));
+ * ```
+ */
+export function pairedDifference(
+  a: readonly number[],
+  b: readonly number[],
+): PairedDifference {
+  if (a.length !== b.length) {
+    throw new RangeError(
+      `pairedDifference: samples differ in length (${a.length} vs ${b.length} seeds)`,
+    );
+  }
+  checkFinite(a, "pairedDifference (a)");
+  checkFinite(b, "pairedDifference (b)");
+  const diffs = a.map((x, i) => x - b[i]);
+  const s = meanStd(diffs);
+  let ci95: [number, number] | null = null;
+  if (s.n >= 2) {
+    const half = tQuantile(0.975, s.n - 1) * s.std / Math.sqrt(s.n);
+    ci95 = [s.mean - half, s.mean + half];
+  }
+  return { diffs, mean: s.mean, std: s.std, n: s.n, ci95 };
+}
+
+/**
+ * Formats a paired difference and its verdict for tables:
+ * `-0.42 [-0.80, -0.04] reproduced` (`(one seed: no interval)` without one).
+ *
+ * @example
+ * ```ts
+ * import { formatDifference } from "./stats.ts";
+ * const s = formatDifference({ mean: -0.5, ci95: [-0.9, -0.1] }, "reproduced");
+ * if (s !== "-0.50 [-0.90, -0.10] reproduced") throw new Error(s);
+ * ```
+ */
+export function formatDifference(
+  d: { mean: number; ci95: readonly [number, number] | null },
+  verdict: Verdict,
+  digits = 2,
+): string {
+  const f = (x: number) => x.toFixed(digits);
+  return d.ci95
+    ? `${f(d.mean)} [${f(d.ci95[0])}, ${f(d.ci95[1])}] ${verdict}`
+    : `${f(d.mean)} (one seed: no interval) ${verdict}`;
+}
+
+/** A paired difference tested against a claim about its sign. */
+export interface ClaimTest extends PairedDifference {
+  /** The side of 0 the claim puts `mean(a - b)` on. */
+  side: ClaimSide;
+  verdict: Verdict;
+}
+
+/**
+ * Tests the claim that `a - b` (paired per seed) lies on `side` of 0:
+ * {@link pairedDifference} plus its {@link verdictOf}.
+ *
+ * @example
+ * ```ts
+ * import { testClaim } from "./stats.ts";
+ * const t = testClaim([4.1, 4.0, 4.2], [4.6, 4.7, 4.6], -1);
+ * if (t.verdict !== "reproduced" || t.diffs.length !== 3) throw new Error(JSON.stringify(t));
+ * ```
+ */
+export function testClaim(
+  a: readonly number[],
+  b: readonly number[],
+  side: ClaimSide,
+): ClaimTest {
+  const d = pairedDifference(a, b);
+  return { ...d, side, verdict: verdictOf(d.ci95, side) };
+}

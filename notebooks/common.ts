@@ -20,6 +20,8 @@ export * from "../lib/plot/paper.ts";
 export { displayChart, displayMarkdown } from "../lib/plot/display.ts";
 export * from "./results.ts";
 export * from "./adapters.ts";
+// The claims table of Table 1 (the same rows as table1.md).
+export { table1ClaimTable } from "../repro/targets/table1.ts";
 
 /**
  * Displays a chart (vega-lite + SVG bundle) and writes

@@ -14,12 +14,14 @@ import {
 } from "../lib/backend.ts";
 import { parseShard, type Shard } from "../lib/train/shard.ts";
 import {
+  EXTRA_TARGET_NAMES,
   type Preset,
   PRESET_NAMES,
   TARGET_NAMES,
   type TargetName,
 } from "./target.ts";
 import { getPreset } from "./presets.ts";
+import { pilotSettings } from "./targets/pilot.ts";
 
 export interface CliOptions {
   targets: TargetName[];
@@ -39,6 +41,8 @@ export interface CliOptions {
   datasets?: string[];
   /** `--rehearse N [--rehearse-batch B]`: rehearse the preset (repro/rehearsal.ts). */
   rehearse?: { steps: number; batchSize?: number };
+  /** `--grid`: the pilot settings to train (undefined: its whole grid). */
+  grid?: string[];
 }
 
 /**
@@ -76,6 +80,8 @@ Targets:
   table2    Table 2: seconds per epoch of SGD, SAM, PoF and ratios to SGD
   finetune  Sec. 4.2: fine-tuning only the classifier for 10 epochs after PoF
   all       every target above
+  pilot     Pilot: SGD vs SAM over a grid of reduced Fashion-MNIST settings, >= 3 seeds
+            (not in all; runs alone; results in results/pilot: summary.json, summary.md)
 
 Options:
   --preset NAME        ${PRESET_NAMES.join(" | ")} (default quick)
@@ -97,9 +103,14 @@ Options:
                          count; prints each run's memory and checkpoint size (default --out
                          results/<preset>-rehearsal)
   --rehearse-batch B   with --rehearse: update batch B instead of the preset's (weak batch min(32, B))
+  --grid A,B,...       pilot only: the grid settings to train (default: all; names in
+                         repro/targets/pilot.ts, e.g. n10000-wrn10x1-e15-b128-rho0.02)
   --dry-run            list the runs needed, what is done, and the work estimate; train nothing
   --quiet              no progress output
   -h, --help           this text`;
+
+// The pilot's default seed count (issue 12: >= 3 seeds).
+const PILOT_SEEDS = 3;
 
 const STRING_FLAGS = [
   "preset",
@@ -113,6 +124,7 @@ const STRING_FLAGS = [
   "datasets",
   "rehearse",
   "rehearse-batch",
+  "grid",
 ];
 const BOOLEAN_FLAGS = ["dry-run", "help", "quiet"];
 
@@ -177,20 +189,41 @@ export function parseCli(args: string[]): CliOptions | "help" {
     flag[f] = given[0];
   }
   const names = a._.map(String);
+  const valid = [...TARGET_NAMES, "all", ...EXTRA_TARGET_NAMES].join(", ");
   if (names.length === 0) {
-    throw new UsageError(
-      `no target given; valid: ${TARGET_NAMES.join(", ")}, all`,
-    );
+    throw new UsageError(`no target given; valid: ${valid}`);
   }
   const targets: TargetName[] = [];
   for (const n of names) {
     if (n === "all") targets.push(...TARGET_NAMES);
-    else if ((TARGET_NAMES as readonly string[]).includes(n)) {
+    else if (
+      ([...TARGET_NAMES, ...EXTRA_TARGET_NAMES] as string[]).includes(n)
+    ) {
       targets.push(n as TargetName);
     } else {
+      throw new UsageError(`unknown target "${n}"; valid: ${valid}`);
+    }
+  }
+  const pilot = targets.includes("pilot");
+  if (pilot && new Set(targets).size > 1) {
+    throw new UsageError(
+      `pilot runs alone (it trains its own grid, not the preset's runs); got targets ${
+        [...new Set(targets)].join(", ")
+      }`,
+    );
+  }
+  let grid: string[] | undefined;
+  if (flag.grid !== undefined) {
+    if (!pilot) {
       throw new UsageError(
-        `unknown target "${n}"; valid: ${TARGET_NAMES.join(", ")}, all`,
+        `--grid "${flag.grid}" applies to the pilot target only`,
       );
+    }
+    grid = flag.grid.split(",").map((g) => g.trim()).filter((g) => g);
+    try {
+      pilotSettings(grid);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
     }
   }
   const presetName = flag.preset ?? "quick";
@@ -250,10 +283,12 @@ export function parseCli(args: string[]): CliOptions | "help" {
     targets: [...new Set(targets)],
     preset,
     seeds: flag.seeds === undefined
-      ? preset.seeds
+      ? (pilot ? PILOT_SEEDS : preset.seeds)
       : positiveInt("seeds", flag.seeds),
     out: flag.out ??
-      `results/${preset.name}${rehearse ? "-rehearsal" : ""}`,
+      (pilot
+        ? "results/pilot"
+        : `results/${preset.name}${rehearse ? "-rehearsal" : ""}`),
     backend: backend as BackendName,
     threads,
     shard,
@@ -265,6 +300,7 @@ export function parseCli(args: string[]): CliOptions | "help" {
     dataDir: flag["data-dir"],
     datasets,
     rehearse,
+    grid,
   };
 }
 

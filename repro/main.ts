@@ -15,6 +15,7 @@ import {
   runDir,
   runMetrics,
   runPlan,
+  trainRun,
 } from "../lib/train/runner.ts";
 import { loadCheckpoint } from "../lib/train/checkpoint.ts";
 import { startEpoch } from "../lib/train/run_config.ts";
@@ -114,16 +115,22 @@ export function runStore(runsDir: string): RunStore {
       return (await readDone(runsDir, config)) !== null;
     },
     async result(config) {
-      if (!(await readDone(runsDir, config))) {
+      const done = await readDone(runsDir, config);
+      if (!done) {
         throw new Error(
           `run ${runId(config)} is not done (results folder ${runsDir})`,
         );
       }
       return {
         id: runId(config),
-        config,
+        // What the folder says it trained (a copied or renamed folder
+        // shows here, and cellErrors refuses to mix it into a cell).
+        config: done.config ?? config,
         epochs: await runMetrics(runsDir, config),
       };
+    },
+    progress(config) {
+      return runMetrics(runsDir, config);
     },
     async history(config) {
       const own = (await store.result(config)).epochs;
@@ -176,7 +183,9 @@ export async function dryRunReport(
 ): Promise<string> {
   const seeds = Array.from({ length: options.seeds }, (_, i) => i);
   const runsDir = `${options.out}/runs`;
-  const configs = targets.flatMap((t) => t.runs(options.preset, seeds));
+  const configs = targets.flatMap((t) =>
+    t.runs(options.preset, seeds, { grid: options.grid })
+  );
   const plan = await planRuns(configs, runsDir, options.shard);
   const lines: string[] = [];
   lines.push(options.preset.description);
@@ -310,7 +319,11 @@ export async function main(args: string[]): Promise<number> {
   }
   const bar = new ProgressBar({ quiet: options.quiet });
   const say = (s: string) => options.quiet ? undefined : console.error(s);
-  say(options.preset.description);
+  say(
+    options.targets.includes("pilot")
+      ? "pilot: SGD vs SAM on reduced Fashion-MNIST settings (repro/targets/pilot.ts)"
+      : options.preset.description,
+  );
   const backend: BackendInfo = await useBackend(options.backend, {
     threads: options.threads,
   });
@@ -318,40 +331,15 @@ export async function main(args: string[]): Promise<number> {
   const seeds = Array.from({ length: options.seeds }, (_, i) => i);
   const runsDir = `${options.out}/runs`;
   const perTarget = new Map(
-    targets.map((t) => [t.name, t.runs(options.preset, seeds)]),
+    targets.map((
+      t,
+    ) => [t.name, t.runs(options.preset, seeds, { grid: options.grid })]),
   );
   const all = withDependencies([...perTarget.values()].flat());
   const t0 = performance.now();
-  try {
-    await runPlan(all, {
-      runsDir,
-      build: buildRun,
-      checkpointEvery: options.checkpointEvery,
-      progress: bar,
-      shard: options.shard,
-    });
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
-    return 1;
-  }
   const store = runStore(runsDir);
   const commit = await gitCommit();
-  const summary: [string, TargetOutput | string][] = [];
-  for (const t of targets) {
-    const needed = withDependencies(perTarget.get(t.name)!);
-    const missing: string[] = [];
-    for (const c of needed) {
-      if (!(await readDone(runsDir, c))) missing.push(runId(c));
-    }
-    if (missing.length) {
-      summary.push([
-        t.name,
-        `waiting for ${missing.length} run(s) of other shards (${
-          missing[0]
-        }, ...); run again without --shard to write its files`,
-      ]);
-      continue;
-    }
+  const provenanceOf = (t: Target): Provenance => {
     const provenance: Provenance = {
       target: t.name,
       preset: options.preset.name,
@@ -362,30 +350,75 @@ export async function main(args: string[]): Promise<number> {
       argv: ["repro/main.ts", ...args],
       writtenAt: new Date().toISOString(),
     };
-    if (options.preset.rehearsal) {
+    const rehearsal = options.preset.rehearsal;
+    if (rehearsal) {
       provenance.rehearsal = {
-        ...options.preset.rehearsal,
+        ...rehearsal,
         note:
-          `REHEARSAL (--rehearse): ${options.preset.rehearsal.steps} step(s) per epoch-segment; ` +
-          (options.preset.rehearsal.standIns.length
+          `REHEARSAL (--rehearse): ${rehearsal.steps} step(s) per epoch-segment; ` +
+          (rehearsal.standIns.length
             ? `synthetic stand-ins for ${
-              options.preset.rehearsal.standIns.join(", ")
+              rehearsal.standIns.join(", ")
             } (not on disk); `
             : "") +
           "these numbers measure the machinery, not the paper's experiments",
       };
     }
-    const tt = performance.now();
-    say(`${t.name}: producing (${t.title})`);
-    const out = await t.produce({
+    return provenance;
+  };
+  const produce = (t: Target): Promise<TargetOutput> =>
+    t.produce({
       preset: options.preset,
       seeds,
       outDir: options.out,
       runs: store,
-      provenance,
+      provenance: provenanceOf(t),
       rng: (seed) => new Rng(seed).fork(`target:${t.name}`),
       log: (line) => bar.line(`${t.name}: ${line}`),
     });
+  // Targets that summarise partial results rewrite their files after
+  // every finished run, so stopping a long run keeps a current summary.
+  const partial = targets.filter((t) => t.partial);
+  try {
+    await runPlan(all, {
+      runsDir,
+      build: buildRun,
+      checkpointEvery: options.checkpointEvery,
+      progress: bar,
+      shard: options.shard,
+      train: partial.length
+        ? async (config, o) => {
+          const update = async () => {
+            for (const t of partial) await produce(t);
+          };
+          await trainRun(config, { ...o, afterEpoch: update });
+          await update();
+        }
+        : undefined,
+    });
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    return 1;
+  }
+  const summary: [string, TargetOutput | string][] = [];
+  for (const t of targets) {
+    const needed = withDependencies(perTarget.get(t.name)!);
+    const missing: string[] = [];
+    for (const c of needed) {
+      if (!(await readDone(runsDir, c))) missing.push(runId(c));
+    }
+    if (missing.length && !t.partial) {
+      summary.push([
+        t.name,
+        `waiting for ${missing.length} run(s) of other shards (${
+          missing[0]
+        }, ...); run again without --shard to write its files`,
+      ]);
+      continue;
+    }
+    const tt = performance.now();
+    say(`${t.name}: producing (${t.title})`);
+    const out = await produce(t);
     summary.push([t.name, out]);
     say(
       `${t.name}: wrote ${out.files.join(", ")} (${

@@ -322,3 +322,43 @@ Deno.test("--dry-run of quick with --data-dir adds a dataset found verified in t
     await Deno.remove(out, { recursive: true });
   }
 });
+
+Deno.test("runStore: results carry the configuration the run folder records; a cell refuses a folder of other settings", async () => {
+  const { runStore } = await import("./main.ts");
+  const { cellErrors } = await import("./target.ts");
+  const { sgdRun } = await import("./presets.ts");
+  const { runDir } = await import("../lib/train/runner.ts");
+  const p = PRESETS.smoke, ds = p.datasets[0];
+  const runsDir = await Deno.makeTempDir({ prefix: "store-" });
+  const runs = [sgdRun(p, ds, 0), sgdRun(p, ds, 1)];
+  // Seed 1's folder holds a run trained with another batch size (copied in).
+  const trained = [runs[0], { ...runs[1], batchSize: 8 }];
+  for (const [i, c] of runs.entries()) {
+    const dir = runDir(runsDir, c);
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeTextFile(
+      `${dir}/done.json`,
+      JSON.stringify({ id: "x", config: trained[i] }),
+    );
+    await Deno.writeTextFile(
+      `${dir}/metrics.jsonl`,
+      JSON.stringify({ epoch: p.epochs, testError: 30 + i }) + "\n",
+    );
+  }
+  const store = runStore(runsDir);
+  assertEquals((await store.result(runs[1])).config.batchSize, 8);
+  assertEquals((await store.progress!(runs[1])).length, 1);
+  let err = "";
+  await cellErrors(store, "table1 SGD 250", runs, p.epochs).catch((e) =>
+    err = (e as Error).message
+  );
+  assertStringIncludes(err, "table1 SGD 250: refusing");
+  assertStringIncludes(err, `batchSize ${p.batchSize} vs 8`);
+  // With matching settings the same folder aggregates.
+  await Deno.writeTextFile(
+    `${runDir(runsDir, runs[1])}/done.json`,
+    JSON.stringify({ id: "x", config: runs[1] }),
+  );
+  assertEquals(await cellErrors(store, "x", runs, p.epochs), [30, 31]);
+  await Deno.remove(runsDir, { recursive: true });
+});

@@ -232,6 +232,74 @@ export const PRESETS: Record<PresetName, Preset> = {
 };
 
 /**
+ * The levers of a reduced Fashion-MNIST setting that the paper leaves free
+ * at reduced scale (issue 12's pilot grid): training-set size, WRN depth
+ * and width, epochs (the paper's schedule compressed), batch size (the
+ * learning rate scaled linearly from the paper's 0.1 at 256) and SAM's rho.
+ */
+export interface ReducedSetting {
+  /** First n training images. */
+  trainLimit: number;
+  /** First n test images (undefined: the full 10,000). */
+  testLimit?: number;
+  depth: number;
+  widen: number;
+  epochs: number;
+  batchSize: number;
+  rho: number;
+}
+
+/**
+ * `quick` with its Fashion-MNIST lever values replaced by `s`: the runs of
+ * the returned preset are the runs `quick` would make with those values,
+ * with the same run ids, so a pilot's finished runs are reused if `quick`
+ * adopts the setting. Learning rate `0.1 * batchSize / 256`.
+ *
+ * @example
+ * ```ts
+ * import { reducedPreset } from "./presets.ts";
+ * const p = reducedPreset({ trainLimit: 10000, depth: 10, widen: 2, epochs: 15, batchSize: 128, rho: 0.02 });
+ * if (p.datasets[0].lr !== 0.05 || p.datasets[0].testLimit !== undefined || p.switchEpoch !== 12) throw new Error();
+ * ```
+ */
+export function reducedPreset(s: ReducedSetting): Preset {
+  const {
+    name: _n,
+    description: _d,
+    datasets: _ds,
+    epochs: _e,
+    switchEpoch: _s,
+    pofEarlyEpoch: _p,
+    midEpoch: _m,
+    milestones: _ms,
+    finetuneEpochs: _f,
+    ...rest
+  } = PRESETS.quick;
+  return compressed(
+    "quick",
+    `reduced Fashion-MNIST setting: first ${s.trainLimit} training / ${
+      s.testLimit ?? "all 10,000"
+    } test images, WRN-${s.depth}-${s.widen}, batch ${s.batchSize} ` +
+      `(lr ${
+        0.1 * s.batchSize / 256
+      }), rho ${s.rho}, ${s.epochs} epochs with the paper's schedule compressed`,
+    s.epochs,
+    {
+      ...rest,
+      datasets: [{
+        name: "fashion-mnist",
+        lr: 0.1 * s.batchSize / 256,
+        rho: s.rho,
+        trainLimit: s.trainLimit,
+        testLimit: s.testLimit,
+      }],
+      model: { kind: "wrn", depth: s.depth, widen: s.widen },
+      batchSize: s.batchSize,
+    },
+  );
+}
+
+/**
  * The datasets `quick` adds to Table 1 when they are already cached, with
  * the same reduced sizes as its Fashion-MNIST (first 4,000 training / 2,000
  * test images) and the paper's per-dataset learning rate and SAM radius.

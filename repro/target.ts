@@ -37,6 +37,7 @@ export type {
   StepSchedule,
 } from "../lib/train/run_config.ts";
 import { writeFileAtomic } from "../lib/atomic_write.ts";
+import { canonicalJson, runId } from "../lib/train/run_id.ts";
 import { PRESET_NAMES, type PresetName } from "../lib/preset_name.ts";
 export type { EpochRecord } from "../lib/train/metrics_log.ts";
 
@@ -59,8 +60,21 @@ export const TARGET_NAMES = [
   "table2",
   "finetune",
 ] as const;
+/**
+ * Targets that `all` does not run: the pilot (`repro/targets/pilot.ts`),
+ * which trains its own grid of candidate settings instead of the preset's.
+ *
+ * @example
+ * ```ts
+ * import { EXTRA_TARGET_NAMES } from "./target.ts";
+ * if (EXTRA_TARGET_NAMES.join() !== "pilot") throw new Error();
+ * ```
+ */
+export const EXTRA_TARGET_NAMES = ["pilot"] as const;
 /** A target name. */
-export type TargetName = typeof TARGET_NAMES[number];
+export type TargetName =
+  | typeof TARGET_NAMES[number]
+  | typeof EXTRA_TARGET_NAMES[number];
 
 // The preset names live in one place, lib/preset_name.ts.
 export { PRESET_NAMES, type PresetName };
@@ -166,6 +180,7 @@ export interface Provenance {
 /** What a finished run left: its per-epoch metrics. */
 export interface RunResult {
   id: string;
+  /** The configuration the run was trained with, as its folder records it. */
   config: RunConfig;
   /** One record per finished epoch of this run (continuations: from their start epoch + 1). */
   epochs: EpochRecord[];
@@ -194,6 +209,14 @@ export interface RunStore {
   history(config: RunConfig): Promise<EpochRecord[]>;
   /** A kept checkpoint of a run (an epoch in `keepEpochs` or its final epoch). The caller disposes the tensors. */
   checkpoint(config: RunConfig, epoch: number): Promise<LoadedCheckpoint>;
+  /** The epochs a run has finished so far, done or not (none if never started). */
+  progress?(config: RunConfig): Promise<EpochRecord[]>;
+}
+
+/** Options of {@link Target.runs} from the command line. */
+export interface RunsOptions {
+  /** `--grid`: the pilot settings to train (default: its whole grid). */
+  grid?: string[];
 }
 
 /** Everything a target's `produce` gets. */
@@ -233,8 +256,15 @@ export interface Target {
   readonly name: TargetName;
   /** One line for `--help`. */
   readonly title: string;
-  /** The runner runs this target needs (pure). */
-  runs(preset: Preset, seeds: number[]): RunConfig[];
+  /** The runner runs this target needs (pure), in the order to train them. */
+  runs(preset: Preset, seeds: number[], options?: RunsOptions): RunConfig[];
+  /**
+   * True when `produce` works from whatever runs are done (it reports what
+   * is missing): the command line then calls it after every finished epoch
+   * and run, so stopping a long run keeps an up-to-date summary. Default false:
+   * `produce` is called once every run it needs is done.
+   */
+  readonly partial?: boolean;
   /** Work done by `produce` itself (for `--dry-run`); undefined = negligible. */
   work?(preset: Preset, seeds: number[]): WorkEstimate[];
   /** Computes and writes the target's files. */
@@ -312,4 +342,121 @@ export function atEpoch(history: EpochRecord[], epoch: number): EpochRecord {
     );
   }
   return r;
+}
+
+// A configuration with every seed (its own and its start's) set to 0.
+function withoutSeed(c: RunConfig): RunConfig {
+  return {
+    ...c,
+    seed: 0,
+    from: c.from ? { ...c.from, run: withoutSeed(c.from.run) } : undefined,
+  };
+}
+
+/**
+ * Refuses to aggregate one cell of a table or figure over runs whose
+ * settings differ in anything but the seed (e.g. a results folder holding
+ * runs of two presets under one name): throws one line naming the cell,
+ * the two runs and the settings in which they differ.
+ *
+ * @example
+ * ```ts
+ * import { checkSameSettings } from "./target.ts";
+ * import { PRESETS, sgdRun } from "./presets.ts";
+ * const p = PRESETS.smoke, ds = p.datasets[0];
+ * checkSameSettings("SGD 250", [sgdRun(p, ds, 0), sgdRun(p, ds, 1)]); // seeds only: fine
+ * try {
+ *   checkSameSettings("SGD 250", [sgdRun(p, ds, 0), { ...sgdRun(p, ds, 1), batchSize: 64 }]);
+ *   throw new Error("accepted");
+ * } catch (e) { if (!(e as Error).message.includes("batchSize 32 vs 64")) throw e; }
+ * ```
+ */
+export function checkSameSettings(
+  cell: string,
+  configs: readonly RunConfig[],
+): void {
+  if (configs.length < 2) return;
+  const ref = withoutSeed(configs[0]);
+  const refJson = canonicalJson(ref);
+  for (const c of configs.slice(1)) {
+    const other = withoutSeed(c);
+    if (canonicalJson(other) === refJson) continue;
+    const keys = [...new Set([...Object.keys(ref), ...Object.keys(other)])]
+      .sort()
+      .filter((k) =>
+        canonicalJson(
+          (ref as unknown as Record<string, unknown>)[k] ?? null,
+        ) !==
+          canonicalJson(
+            (other as unknown as Record<string, unknown>)[k] ?? null,
+          )
+      );
+    const show = (v: unknown) => v === undefined ? "unset" : canonicalJson(v);
+    throw new Error(
+      `${cell}: refusing to aggregate runs of different settings: ${
+        runId(configs[0])
+      } vs ${runId(c)} (${
+        keys.map((k) =>
+          `${k} ${show((ref as unknown as Record<string, unknown>)[k])} vs ${
+            show((other as unknown as Record<string, unknown>)[k])
+          }`
+        ).join("; ")
+      })`,
+    );
+  }
+}
+
+/**
+ * {@link checkSameSettings} on the configurations the runs of one cell
+ * were actually trained with (as their folders record them).
+ *
+ * @example
+ * ```ts
+ * import { checkCell, type RunStore } from "./target.ts";
+ * import { PRESETS, sgdRun } from "./presets.ts";
+ * const p = PRESETS.smoke, ds = p.datasets[0];
+ * const store = { result: (c: unknown) => Promise.resolve({ config: c }) } as unknown as RunStore;
+ * await checkCell(store, "fig5 SAM", [sgdRun(p, ds, 0), sgdRun(p, ds, 1)]);
+ * ```
+ */
+export async function checkCell(
+  store: RunStore,
+  cell: string,
+  runs: readonly RunConfig[],
+): Promise<void> {
+  const stored: RunConfig[] = [];
+  for (const r of runs) stored.push((await store.result(r)).config);
+  checkSameSettings(cell, stored);
+}
+
+/**
+ * The test errors (%) of one table cell: for each run (one per seed), its
+ * metrics at `epoch`, after {@link checkSameSettings} on the configurations
+ * the runs were actually trained with (their stored `done.json`).
+ *
+ * @example
+ * ```ts
+ * import { cellErrors, type RunStore } from "./target.ts";
+ * import { PRESETS, sgdRun } from "./presets.ts";
+ * const p = PRESETS.smoke, ds = p.datasets[0];
+ * const runs = [sgdRun(p, ds, 0), sgdRun(p, ds, 1)];
+ * const store = {
+ *   result: (c: typeof runs[0]) => Promise.resolve({ config: c }),
+ *   history: (c: typeof runs[0]) => Promise.resolve([{ epoch: 10, testError: 20 + c.seed }]),
+ * } as unknown as RunStore;
+ * if ((await cellErrors(store, "SGD 250", runs, 10)).join() !== "20,21") throw new Error();
+ * ```
+ */
+export async function cellErrors(
+  store: RunStore,
+  cell: string,
+  runs: readonly RunConfig[],
+  epoch: number,
+): Promise<number[]> {
+  await checkCell(store, cell, runs);
+  const errors: number[] = [];
+  for (const r of runs) {
+    errors.push(atEpoch(await store.history(r), epoch).testError);
+  }
+  return errors;
 }

@@ -27,6 +27,12 @@ export interface EpochRecord {
   steps: number;
   /** Wall-clock seconds of the epoch's training steps (excluding evaluation). */
   seconds: number;
+  /** Wall-clock seconds of the whole epoch, evaluation included (absent in older logs). */
+  wallSeconds?: number;
+  /** CPU seconds this process used during the epoch, all threads, evaluation included (Linux; absent in older logs). */
+  cpuSeconds?: number;
+  /** The machine's 1-minute load average at the end of the epoch (absent in older logs or without --allow-sys). */
+  load1?: number;
   /**
    * Means of the PoF / SAM step telemetry over the epoch (absent for SGD),
    * e.g. `xi`, `gamma`, `perturbationNorm`, `lossAtTheta0` (PoF's

@@ -57,6 +57,7 @@ import {
   peakRssBytes,
   type RunResources,
 } from "./resources.ts";
+import { loadAverage1, processCpuSeconds } from "./usage.ts";
 
 /** The pieces a run is made of, built from its configuration. */
 export interface RunParts {
@@ -249,7 +250,7 @@ export async function trainRun(
   );
   try {
     for (let e = startAt; e < config.epochs; e++) {
-      const te = performance.now();
+      const te = performance.now(), cpu0 = processCpuSeconds();
       // A rehearsal: steps only in a segment's first epoch, evaluation and
       // checkpoint only in its last (lib/train/rehearsal.ts).
       const rehearse = config.rehearsal ? rehearsalEpoch(config, e) : null;
@@ -287,8 +288,15 @@ export async function trainRun(
         out = trainEpoch(state, epochOptions);
       }
       state = out.state;
-      last = out.record;
-      await appendMetrics(metricsPath, out.record);
+      last = {
+        ...out.record,
+        wallSeconds: (performance.now() - te) / 1000,
+        cpuSeconds: cpu0 === undefined
+          ? undefined
+          : processCpuSeconds()! - cpu0,
+        load1: loadAverage1(),
+      };
+      await appendMetrics(metricsPath, last);
       const epoch = e + 1;
       const save = rehearse
         ? rehearse.closesSegment
@@ -323,7 +331,7 @@ export async function trainRun(
           })`,
         );
       }
-      await options.afterEpoch?.(out.record);
+      await options.afterEpoch?.(last);
     }
   } finally {
     disposeTrainState(state);

@@ -15,8 +15,12 @@ import type { Method } from "../optim/method.ts";
 await useBackend("cpu");
 
 /** Everything of a record except wall-clock time. */
-function deterministic(r: EpochRecord): Omit<EpochRecord, "seconds"> {
-  const { seconds: _s, ...rest } = r;
+function deterministic(
+  r: EpochRecord,
+): Omit<EpochRecord, "seconds" | "wallSeconds" | "cpuSeconds" | "load1"> {
+  // Timing and machine load differ from run to run; the rest must not.
+  const { seconds: _s, wallSeconds: _w, cpuSeconds: _c, load1: _l, ...rest } =
+    r;
   return rest;
 }
 

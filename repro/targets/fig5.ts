@@ -21,7 +21,12 @@
 import { hessianComponents } from "../../lib/analysis/checkpoint_stats.ts";
 import { fig5Spec } from "../../lib/plot/figures.ts";
 import { renderSvg } from "../../lib/plot/render.ts";
-import { median } from "../../lib/stats.ts";
+import {
+  type ClaimTest,
+  formatDifference,
+  median,
+  testClaim,
+} from "../../lib/stats.ts";
 import { disposeTree } from "../../lib/tree.ts";
 import {
   analysisData,
@@ -31,7 +36,12 @@ import {
 } from "../../lib/train/build.ts";
 import { runDatasetInfo } from "../../lib/data/dataset_registry.ts";
 import { pofRun, samBaseRun } from "../presets.ts";
-import { type Target, writeTargetJson, writeTargetText } from "../target.ts";
+import {
+  checkCell,
+  type Target,
+  writeTargetJson,
+  writeTargetText,
+} from "../target.ts";
 
 /** u^T H u per mini-batch: H over the whole split (`dataset`) and over the batch itself (`batch`). */
 export interface Components {
@@ -76,6 +86,65 @@ export function poolSeeds(perSeed: readonly Fig5Split[]): Fig5Split {
   return out;
 }
 
+/** The median of a seed's u^T H_D u values per split and method. */
+export type Fig5Medians = Record<
+  "train" | "test",
+  Record<"sam" | "pof", number>
+>;
+
+/** PoF - SAM of the per-seed medians of u^T H_D u on one split, tested against the paper's claim (PoF reduces them). */
+export type Fig5Comparison = ClaimTest & {
+  split: "train" | "test";
+  a: "pof";
+  b: "sam";
+  epochA: number;
+  epochB: number;
+};
+
+/**
+ * Per-seed medians of the whole-split components (finite values only; NaN
+ * when a seed has none) and, for each split, the paired PoF - SAM test of
+ * the paper's claim that PoF lowers them (side -1); null where a median is
+ * missing.
+ *
+ * @example
+ * ```ts
+ * import { seedMedians } from "./fig5.ts";
+ * const c = (d: number[]) => ({ dataset: d, batch: [] });
+ * const one = (s: number) => ({ train: { sam: c([4, 6 + s, 5]), pof: c([2, 3]) }, test: { sam: c([4]), pof: c([5 + s]) } });
+ * const r = seedMedians([one(0), one(1)], { samEpoch: 200, pofEpoch: 210 });
+ * if (r.medians[1].train.sam !== 5 || r.medians[0].train.pof !== 2.5) throw new Error();
+ * if (r.comparisons[0]!.verdict !== "reproduced" || r.comparisons[1]!.verdict !== "undecided") throw new Error();
+ * ```
+ */
+export function seedMedians(
+  perSeed: readonly Fig5Split[],
+  epochs: { samEpoch: number; pofEpoch: number },
+): { medians: Fig5Medians[]; comparisons: (Fig5Comparison | null)[] } {
+  const med = (v: number[]) => {
+    const f = v.filter(Number.isFinite);
+    return f.length ? median(f) : NaN;
+  };
+  const medians = perSeed.map((r) => ({
+    train: { sam: med(r.train.sam.dataset), pof: med(r.train.pof.dataset) },
+    test: { sam: med(r.test.sam.dataset), pof: med(r.test.pof.dataset) },
+  }));
+  const comparisons = (["train", "test"] as const).map((split) => {
+    const pof = medians.map((m) => m[split].pof);
+    const sam = medians.map((m) => m[split].sam);
+    if (![...pof, ...sam].every(Number.isFinite)) return null;
+    return {
+      split,
+      a: "pof" as const,
+      b: "sam" as const,
+      epochA: epochs.pofEpoch,
+      epochB: epochs.samEpoch,
+      ...testClaim(pof, sam, -1),
+    };
+  });
+  return { medians, comparisons };
+}
+
 /** What `fig5.json` holds under `data`. */
 export type Fig5Json = {
   dataset: string;
@@ -88,6 +157,10 @@ export type Fig5Json = {
   /** How the seeds are pooled. */
   pooled: string;
   perSeed: ({ seed: number } & Fig5Split)[];
+  /** Per seed (same order as `seeds`): the medians of u^T H_D u. */
+  medians: Fig5Medians[];
+  /** Train and test: PoF - SAM of the per-seed medians, 95% t-interval, verdict (null: a median missing). */
+  comparisons: (Fig5Comparison | null)[];
 } & Fig5Split;
 
 /**
@@ -126,6 +199,17 @@ export const target: Target = {
     const ds = p.datasets[0];
     // The data does not depend on the seed: load it once.
     const data = await analysisData(samBaseRun(p, ds, ctx.seeds[0]));
+    // The seeds' checkpoints must come from runs of one setting.
+    await checkCell(
+      ctx.runs,
+      "fig5 SAM",
+      ctx.seeds.map((s) => samBaseRun(p, ds, s)),
+    );
+    await checkCell(
+      ctx.runs,
+      "fig5 PoF",
+      ctx.seeds.map((s) => pofRun(p, ds, s)),
+    );
     const perSeed: ({ seed: number } & Fig5Split)[] = [];
     for (const seed of ctx.seeds) {
       const sam = samBaseRun(p, ds, seed), pof = pofRun(p, ds, seed);
@@ -166,6 +250,10 @@ export const target: Target = {
       perSeed.push({ seed, ...one });
     }
     const result = poolSeeds(perSeed);
+    const { medians, comparisons } = seedMedians(perSeed, {
+      samEpoch: p.switchEpoch,
+      pofEpoch: p.pofEarlyEpoch,
+    });
     const spec = fig5Spec({
       train: { sam: result.train.sam.dataset, pof: result.train.pof.dataset },
       test: { sam: result.test.sam.dataset, pof: result.test.pof.dataset },
@@ -185,6 +273,8 @@ export const target: Target = {
             `train / test: the ${ctx.seeds.length} seed(s) concatenated in seed order; per seed in perSeed`,
           ...result,
           perSeed,
+          medians,
+          comparisons,
         } satisfies Fig5Json,
       ),
       await writeTargetText(ctx, "fig5.svg", await renderSvg(spec)),
@@ -205,11 +295,14 @@ export const target: Target = {
       : "";
     return {
       files,
-      summary: (["train", "test"] as const).map((s) =>
-        `${s}: median u^T H u SAM ${med(result[s].sam.dataset)} vs PoF ${
+      summary: (["train", "test"] as const).map((s, i) => {
+        const c = comparisons[i];
+        return `${s}: median u^T H u SAM ${med(result[s].sam.dataset)} vs PoF ${
           med(result[s].pof.dataset)
-        }${s === "train" ? seedNote : ""}`
-      ),
+        }${s === "train" ? seedNote : ""}; PoF - SAM of per-seed medians: ${
+          c ? formatDifference(c, c.verdict, 4) : "n/a (a median is missing)"
+        }`;
+      }),
     };
   },
 };

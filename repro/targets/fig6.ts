@@ -18,7 +18,9 @@
  * ({@link Fig6Json}) holds `pof`, `sam`, `sgd` pooled over the seeds
  * (concatenated in seed order; what the figure and the notebook show),
  * `perSeed: [{seed, pof, sam, sgd}]` beside them, and `sources`: the run id
- * and epoch each series was measured on.
+ * and epoch each series was measured on. Per seed, the log10 median of
+ * each series; over the seeds, the paired tests of the paper's ordering
+ * PoF > SAM > SGD ({@link logMedians}).
  *
  * Writes `fig6.json` and `fig6.svg`.
  *
@@ -27,7 +29,12 @@
 import { perturbationNorms } from "../../lib/analysis/checkpoint_stats.ts";
 import { fig6Spec } from "../../lib/plot/figures.ts";
 import { renderSvg } from "../../lib/plot/render.ts";
-import { median } from "../../lib/stats.ts";
+import {
+  type ClaimTest,
+  formatDifference,
+  median,
+  testClaim,
+} from "../../lib/stats.ts";
 import { disposeTree } from "../../lib/tree.ts";
 import { analysisData, runWork, sampleBatches } from "../../lib/train/build.ts";
 import type { RunConfig } from "../../lib/train/run_config.ts";
@@ -35,6 +42,7 @@ import { lrAt } from "../../lib/train/run_config.ts";
 import { runId } from "../../lib/train/run_id.ts";
 import { pofRun, samBaseRun, sgdRun } from "../presets.ts";
 import {
+  checkCell,
   type Preset,
   type Target,
   writeTargetJson,
@@ -62,6 +70,52 @@ export function poolNorms(perSeed: readonly Norms[]): Norms {
   };
 }
 
+/** log10 of the median positive norm of one seed, per method. */
+export type Fig6Medians = Record<"pof" | "sam" | "sgd", number>;
+
+/** log10 median(a) - log10 median(b) per seed, tested against the paper's ordering (a's perturbations larger). */
+export type Fig6Comparison = ClaimTest & {
+  a: "pof" | "sam";
+  b: "sam" | "sgd";
+};
+
+/**
+ * Per-seed log10 medians of the positive finite norms (NaN when a seed has
+ * none) and the paired tests of the paper's ordering PoF > SAM > SGD
+ * (Sec. 4.2: PoF's perturbations a few orders of magnitude above SAM's,
+ * SAM's above an SGD step): log10 PoF - log10 SAM and log10 SAM - log10 SGD,
+ * side +1; null where a median is missing.
+ *
+ * @example
+ * ```ts
+ * import { logMedians } from "./fig6.ts";
+ * const r = logMedians([{ pof: [10, 100, 1000], sam: [0.1], sgd: [0.001, -1] }, { pof: [1000], sam: [1], sgd: [0.01] }]);
+ * if (r.medians[0].pof !== 2 || r.medians[0].sgd !== -3) throw new Error(JSON.stringify(r.medians));
+ * if (r.comparisons[0]!.diffs.join() !== "3,3" || r.comparisons[1]!.diffs.join() !== "2,2") throw new Error();
+ * if (r.comparisons[0]!.verdict !== "reproduced") throw new Error();
+ * ```
+ */
+export function logMedians(
+  perSeed: readonly Norms[],
+): { medians: Fig6Medians[]; comparisons: (Fig6Comparison | null)[] } {
+  const lm = (v: number[]) => {
+    const f = v.filter((x) => Number.isFinite(x) && x > 0);
+    return f.length ? Math.log10(median(f)) : NaN;
+  };
+  const medians = perSeed.map((r) => ({
+    pof: lm(r.pof),
+    sam: lm(r.sam),
+    sgd: lm(r.sgd),
+  }));
+  const pairs = [["pof", "sam"], ["sam", "sgd"]] as const;
+  const comparisons = pairs.map(([a, b]) => {
+    const xa = medians.map((m) => m[a]), xb = medians.map((m) => m[b]);
+    if (![...xa, ...xb].every(Number.isFinite)) return null;
+    return { a, b, ...testClaim(xa, xb, 1) };
+  });
+  return { medians, comparisons };
+}
+
 /** A checkpoint a series was measured on. */
 export interface Fig6Source {
   /** Run id (seed 0's, or the first seed's). */
@@ -83,6 +137,10 @@ export interface Fig6Json extends Norms {
   maxXi: number;
   pooled: string;
   perSeed: ({ seed: number } & Norms)[];
+  /** Per seed (same order as `seeds`): log10 of the median norm per method. */
+  medians: Fig6Medians[];
+  /** log10 PoF - log10 SAM and log10 SAM - log10 SGD over the seeds, 95% t-interval, verdict (null: a median missing). */
+  comparisons: (Fig6Comparison | null)[];
 }
 
 /**
@@ -152,6 +210,14 @@ export const target: Target = {
       { baseLr: ds.lr, milestones: p.milestones, factor: p.lrFactor },
       p.switchEpoch,
     );
+    // Each series' checkpoints must come from runs of one setting.
+    for (const which of ["pof", "sam", "sgd"] as const) {
+      await checkCell(
+        ctx.runs,
+        `fig6 ${which}`,
+        ctx.seeds.map((s) => fig6Sources(p, s)[which].run),
+      );
+    }
     const perSeed: ({ seed: number } & Norms)[] = [];
     for (const seed of ctx.seeds) {
       const src = fig6Sources(p, seed);
@@ -218,6 +284,7 @@ export const target: Target = {
       });
     }
     const norms = poolNorms(perSeed);
+    const { medians, comparisons } = logMedians(perSeed);
     const source = (which: keyof Norms): Fig6Source => {
       const runs = ctx.seeds.map((s) => runId(fig6Sources(p, s)[which].run));
       return {
@@ -238,6 +305,8 @@ export const target: Target = {
         `pof / sam / sgd: the ${ctx.seeds.length} seed(s) concatenated in seed order; per seed in perSeed`,
       ...norms,
       perSeed,
+      medians,
+      comparisons,
     };
     const files = [
       await writeTargetJson(ctx, "fig6.json", result),
@@ -254,6 +323,11 @@ export const target: Target = {
         `median ||dtheta||: PoF ${med(norms.pof)}, SAM ${med(norms.sam)}, SGD ${
           med(norms.sgd)
         }${ctx.seeds.length > 1 ? ` (${ctx.seeds.length} seeds pooled)` : ""}`,
+        ...comparisons.map((c, i) =>
+          `log10 median ${["PoF - SAM", "SAM - SGD"][i]} over seeds: ${
+            c ? formatDifference(c, c.verdict) : "n/a (a median is missing)"
+          }`
+        ),
         ...(ctx.seeds.length > 1
           ? perSeed.map((r) =>
             `  seed ${r.seed}: PoF ${med(r.pof)}, SAM ${med(r.sam)}, SGD ${

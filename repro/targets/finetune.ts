@@ -5,7 +5,10 @@
  * scaled), runs SGD on theta only (phi frozen) at the SGD schedule's final
  * learning rate, and compares the test error before (PoF-210) and after
  * (210 + 10), per seed; PoF's own test error at the same end epoch (PoF
- * continued instead of fine-tuning) is recorded beside it.
+ * continued instead of fine-tuning) is recorded beside it. The claim is
+ * tested seed by seed: `after - before`, its 95% Student-t interval over
+ * the seeds and a verdict (`lib/stats.ts`); seeds whose runs differ in more
+ * than the seed are refused.
  *
  * Writes `finetune.json` ({@link FinetuneJson}), `finetune.md`,
  * `finetune.svg`.
@@ -14,12 +17,18 @@
  */
 import { fig4Spec } from "../../lib/plot/figures.ts";
 import { renderSvg } from "../../lib/plot/render.ts";
-import { meanStd } from "../../lib/stats.ts";
+import {
+  type ClaimTest,
+  formatDifference,
+  meanStd,
+  testClaim,
+} from "../../lib/stats.ts";
 import { formatMeanStd, markdownTable } from "../../lib/plot/tables.ts";
 import { runId } from "../../lib/train/run_id.ts";
 import { finetuneRun, pofRun } from "../presets.ts";
 import {
   atEpoch,
+  cellErrors,
   type Target,
   writeTargetJson,
   writeTargetText,
@@ -43,6 +52,18 @@ export interface FinetuneJson {
   difference: number[];
   /** PoF's own test error (%) at `endEpoch` (PoF continued), per seed. */
   pofAtEnd: number[];
+  /**
+   * The paired test of the paper's claim that fine-tuning does not lower
+   * the error: `after - before`, its 95% t-interval, verdict on side +1
+   * (`contradicted`: fine-tuning lowered the error; `undecided`: the
+   * interval contains 0, which is consistent with the claim).
+   */
+  comparison: ClaimTest & {
+    a: "finetune";
+    b: "pof";
+    epochA: number;
+    epochB: number;
+  };
 }
 
 /**
@@ -66,13 +87,30 @@ export const target: Target = {
     const p = ctx.preset;
     const ds = p.datasets[0];
     const start = p.pofEarlyEpoch, end = p.pofEarlyEpoch + p.finetuneEpochs;
-    const before: number[] = [], after: number[] = [], pofAtEnd: number[] = [];
+    const before = await cellErrors(
+      ctx.runs,
+      `finetune ${ds.name} SAM->PoF ${start}`,
+      ctx.seeds.map((s) => pofRun(p, ds, s)),
+      start,
+    );
+    const after = await cellErrors(
+      ctx.runs,
+      `finetune ${ds.name} fine-tuned ${end}`,
+      ctx.seeds.map((s) => finetuneRun(p, ds, s)),
+      end,
+    );
+    const comparison = {
+      a: "finetune" as const,
+      b: "pof" as const,
+      epochA: end,
+      epochB: start,
+      ...testClaim(after, before, 1),
+    };
+    const pofAtEnd: number[] = [];
     const curves: { epoch: number; pof: number; finetune: number }[][] = [];
     for (const s of ctx.seeds) {
       const pof = await ctx.runs.history(pofRun(p, ds, s));
       const ft = await ctx.runs.history(finetuneRun(p, ds, s));
-      before.push(atEpoch(pof, start).testError);
-      after.push(atEpoch(ft, end).testError);
       pofAtEnd.push(atEpoch(pof, end).testError);
       curves.push(
         // Epochs without an evaluation (a rehearsal's) are left out.
@@ -85,7 +123,7 @@ export const target: Target = {
         })),
       );
     }
-    const diff = after.map((a, i) => a - before[i]);
+    const diff = comparison.diffs;
     const md = [
       "# Classifier-only fine-tuning after PoF (Sec. 4.2)",
       "",
@@ -109,6 +147,13 @@ export const target: Target = {
         ],
         { alignRight: [1] },
       ),
+      "",
+      `Paired difference after - before, mean [95% Student-t interval over ${ctx.seeds.length} seed(s)] ` +
+      `and verdict on the claim that fine-tuning does not lower the error ` +
+      `(\`contradicted\` if the interval lies below 0; \`undecided\`, an interval containing 0, ` +
+      `is consistent with the claim): ${
+        formatDifference(comparison, comparison.verdict)
+      }.`,
       "",
     ].join("\n");
     const spec = fig4Spec([
@@ -140,6 +185,7 @@ export const target: Target = {
       after,
       difference: diff,
       pofAtEnd,
+      comparison,
     };
     const files = [
       await writeTargetJson(ctx, "finetune.json", result),
@@ -153,7 +199,7 @@ export const target: Target = {
           meanStd(after).mean.toFixed(2)
         }% after ${p.finetuneEpochs} classifier-only epoch(s); PoF continued to ${end}: ${
           meanStd(pofAtEnd).mean.toFixed(2)
-        }%`,
+        }%; after - before ${formatDifference(comparison, comparison.verdict)}`,
       ],
     };
   },

@@ -21,6 +21,7 @@ import { pofRun, PRESETS, samBaseRun, sgdRun } from "../presets.ts";
 import type {
   Preset,
   Provenance,
+  RunConfig,
   RunStore,
   Target,
   TargetContext,
@@ -34,10 +35,17 @@ await useBackend("wasm");
 const PRESET: Preset = { ...PRESETS.smoke, histogramBatches: 3 };
 
 const loaded: string[] = [];
+// Set by a test: what a run's folder claims it was trained with.
+let tampered = (c: RunConfig) => c;
 const store: RunStore = {
   id: runId,
   done: () => Promise.resolve(true),
-  result: () => Promise.reject(new Error("not used")),
+  result: (config) =>
+    Promise.resolve({
+      id: runId(config),
+      config: tampered(config),
+      epochs: [],
+    }),
   history: () => Promise.reject(new Error("not used")),
   checkpoint(config, epoch) {
     loaded.push(`${runId(config)}@${epoch}`);
@@ -100,6 +108,31 @@ Deno.test("fig5 analyses every seed and pools them in seed order", async () => {
     }
   }
   assertEquals(two.summary.length, 2);
+  // Per-seed medians of the whole-split components (recomputed here by
+  // sorting), and PoF - SAM over seeds.
+  for (const [i, r] of two.data.perSeed.entries()) {
+    for (const split of ["train", "test"]) {
+      for (const m of ["sam", "pof"]) {
+        const f = (r[split][m].dataset as number[]).filter(Number.isFinite)
+          .sort((a, b) => a - b);
+        const h = f.length >> 1;
+        assertEquals(
+          two.data.medians[i][split][m],
+          f.length % 2 ? f[h] : (f[h - 1] + f[h]) / 2,
+        );
+      }
+    }
+  }
+  for (const split of ["train", "test"]) {
+    const c = two.data.comparisons.find((x: { split: string }) =>
+      x.split === split
+    );
+    const diffs = [0, 1].map((i) =>
+      two.data.medians[i][split].pof - two.data.medians[i][split].sam
+    );
+    assertEquals(c.diffs, diffs);
+    assertEquals(c.side, -1);
+  }
   assert(two.summary[0].includes("2 seeds pooled"), two.summary[0]);
 });
 
@@ -149,7 +182,41 @@ Deno.test("fig6 analyses every seed and pools them in seed order", async () => {
   }
   // SAM's classifier perturbation is part of rho g / ||g||: at most rho.
   for (const x of two.data.sam) assert(x <= PRESET.datasets[0].rho + 1e-6);
-  assertEquals(two.summary.length, 3);
+  // Per-seed log10 medians, recomputed here by sorting.
+  const med = (v: number[]) => {
+    const f = v.filter((x) => x > 0).sort((a, b) => a - b);
+    const h = f.length >> 1;
+    return Math.log10(f.length % 2 ? f[h] : (f[h - 1] + f[h]) / 2);
+  };
+  for (const [i, r] of two.data.perSeed.entries()) {
+    for (const m of ["pof", "sam", "sgd"]) {
+      assertEquals(two.data.medians[i][m], med(r[m]));
+    }
+  }
+  const [pofSam] = two.data.comparisons;
+  assertEquals(
+    pofSam.diffs,
+    [0, 1].map((i) => two.data.medians[i].pof - two.data.medians[i].sam),
+  );
+  assertEquals(pofSam.n, 2);
+  // One pooled line, two comparisons, one line per seed.
+  assertEquals(two.summary.length, 5);
+});
+
+Deno.test("fig5 and fig6 refuse seeds whose runs differ in more than the seed", async () => {
+  tampered = (c) => c.seed === 1 ? { ...c, weightDecay: 0 } : c;
+  try {
+    for (const t of [fig5, fig6]) {
+      const e = await produce(t, [0, 1]).then(() => null, (e) => e as Error);
+      assert(e?.message.includes("refusing to aggregate"), String(e));
+      assert(
+        e!.message.includes(`weightDecay ${PRESET.weightDecay} vs 0`),
+        e!.message,
+      );
+    }
+  } finally {
+    tampered = (c) => c;
+  }
 });
 
 Deno.test("fig6 measures PoF with PoF's weak-batch BatchNorm policy on augmented weak batches", async () => {

@@ -4,6 +4,13 @@
  * every dataset of the preset, mean +- std over seeds, beside the paper's
  * numbers. Errors are read at those fixed epochs (never "best").
  *
+ * The paper's claims are tested seed by seed ({@link table1Pairs}): SAM 250
+ * - SGD 250, SAM->PoF 210 - SAM 200, SAM->PoF 250 - SAM 250 and, when the
+ * finetune target's runs are in the same results folder, fine-tuned - PoF:
+ * the mean paired difference, its 95% Student-t interval and a verdict
+ * (`lib/stats.ts`). A cell whose runs differ in anything but the seed is
+ * refused ({@link cellErrors}).
+ *
  * `table1.json` also holds, per PoF run, how often its xi* line search hit
  * the cap `maxXi` (`xiCapFraction` per epoch and over the run) and the
  * median xi* per epoch ({@link PofCapStats}).
@@ -12,8 +19,19 @@
  *
  * @module
  */
-import { meanStd } from "../../lib/stats.ts";
-import { comparisonTable } from "../../lib/plot/tables.ts";
+import {
+  type ClaimSide,
+  type ClaimTest,
+  formatDifference,
+  meanStd,
+  testClaim,
+} from "../../lib/stats.ts";
+import {
+  comparisonTable,
+  formatMeanStd,
+  markdownTable,
+} from "../../lib/plot/tables.ts";
+import { runDatasetInfo } from "../../lib/data/dataset_registry.ts";
 import { type Table1ChartRow, table1Spec } from "../../lib/plot/figures.ts";
 import { renderSvg } from "../../lib/plot/render.ts";
 import {
@@ -21,10 +39,16 @@ import {
   PAPER_TABLE1,
   type PaperDataset,
 } from "../../lib/plot/paper.ts";
-import { pofRun, samBaseRun, samContinuedRun, sgdRun } from "../presets.ts";
+import {
+  finetuneRun,
+  pofRun,
+  samBaseRun,
+  samContinuedRun,
+  sgdRun,
+} from "../presets.ts";
 import { runId } from "../../lib/train/run_id.ts";
 import {
-  atEpoch,
+  cellErrors,
   type EpochRecord,
   type Preset,
   type RunConfig,
@@ -118,8 +142,133 @@ function label(method: string, paperEpoch: number): string {
   } ${paperEpoch}`;
 }
 
+/**
+ * One paired comparison of two cells of Table 1 on one dataset, per seed:
+ * `a - b` with its 95% t-interval and the verdict on the paper's claim.
+ */
+export interface Table1Comparison extends ClaimTest {
+  dataset: string;
+  /** The methods compared (`finetune`: SAM -> PoF + classifier-only fine-tuning). */
+  a: "sgd" | "sam" | "pof" | "finetune";
+  b: "sgd" | "sam" | "pof" | "finetune";
+  /** The paper's epochs of the two cells (fine-tuning: from PoF 210, 210 + 10 = 220). */
+  epochA: number;
+  epochB: number;
+  /** The epochs read in this preset. */
+  readEpochA: number;
+  readEpochB: number;
+  /** The claim tested, in words. */
+  claim: string;
+  /** The paper's difference of means, where it reports both cells. */
+  paperDiff: number | null;
+}
+
+/**
+ * The comparisons Table 1 tests: SAM 250 - SGD 250, SAM->PoF 210 - SAM 200
+ * (both continue the same SAM-200 run) and SAM->PoF 250 - SAM 250, with
+ * the side of 0 the paper's numbers put each on (the paper's sign for its
+ * datasets: on Fashion-MNIST PoF is above SAM; below 0 otherwise).
+ *
+ * @example
+ * ```ts
+ * import { table1Pairs } from "./table1.ts";
+ * const f = table1Pairs("fashion-mnist");
+ * if (f.map((c) => c.side).join() !== "-1,1,1") throw new Error(JSON.stringify(f));
+ * if (table1Pairs("cifar10").map((c) => c.side).join() !== "-1,-1,-1") throw new Error();
+ * ```
+ */
+export function table1Pairs(dataset: string): {
+  a: "sgd" | "sam" | "pof";
+  epochA: number;
+  b: "sgd" | "sam" | "pof";
+  epochB: number;
+  side: ClaimSide;
+  paperDiff: number | null;
+}[] {
+  const paper = (m: string, e: number) =>
+    PAPER_TABLE1.find((r) =>
+      r.dataset === dataset && r.method === m && r.epoch === e
+    )?.error.mean;
+  const pairs = [
+    { a: "sam", epochA: 250, b: "sgd", epochB: 250 },
+    { a: "pof", epochA: 210, b: "sam", epochB: 200 },
+    { a: "pof", epochA: 250, b: "sam", epochB: 250 },
+  ] as const;
+  return pairs.map((p) => {
+    const pa = paper(p.a, p.epochA), pb = paper(p.b, p.epochB);
+    const paperDiff = pa !== undefined && pb !== undefined
+      ? Math.round((pa - pb) * 1e6) / 1e6
+      : null;
+    return {
+      ...p,
+      side: paperDiff !== null && paperDiff > 0 ? 1 : -1,
+      paperDiff,
+    };
+  });
+}
+
+/** The paper's claim about classifier-only fine-tuning after PoF (Sec. 4.2): it does not lower the error. */
+const FINETUNE_SIDE: ClaimSide = 1;
+
+/**
+ * The number of test images a dataset's runs are evaluated on.
+ *
+ * @example
+ * ```ts
+ * import { testSizeOf } from "./table1.ts";
+ * if (testSizeOf({ name: "fashion-mnist", lr: 0.1, rho: 0.05 }) !== 10000) throw new Error();
+ * if (testSizeOf({ name: "fashion-mnist", lr: 0.1, rho: 0.05, testLimit: 2000 }) !== 2000) throw new Error();
+ * ```
+ */
+export function testSizeOf(ds: Preset["datasets"][number]): number {
+  return Math.min(runDatasetInfo(ds.name).testSize, ds.testLimit ?? Infinity);
+}
+
+/**
+ * The claims table of `table1.md` and the Table 1 notebook: header and one
+ * row per comparison (dataset, difference, claim, the paper's difference,
+ * ours with its 95% interval and verdict, seeds).
+ *
+ * @example
+ * ```ts
+ * import { table1ClaimTable } from "./table1.ts";
+ * const t = table1ClaimTable([{ dataset: "fashion-mnist", a: "sam", b: "sgd", epochA: 250, epochB: 250,
+ *   readEpochA: 20, readEpochB: 20, claim: "SAM 250 below SGD 250", paperDiff: -0.51,
+ *   diffs: [-1, -0.5], mean: -0.75, std: 0.35, n: 2, ci95: [-3.9, 2.4], side: -1, verdict: "undecided" }]);
+ * if (t.rows[0].join("|") !== "Fashion-MNIST|SAM 250 - SGD 250|SAM 250 below SGD 250|-0.51|-0.75 [-3.90, 2.40] undecided|2") throw new Error(t.rows[0].join("|"));
+ * ```
+ */
+export function table1ClaimTable(
+  comparisons: readonly Table1Comparison[],
+): { header: string[]; rows: string[][] } {
+  return {
+    header: [
+      "dataset",
+      "difference (points)",
+      "claim",
+      "paper",
+      "ours [95% CI] verdict",
+      "seeds",
+    ],
+    rows: comparisons.map((c) => [
+      DATASET_LABEL[c.dataset as PaperDataset] ?? c.dataset,
+      c.a === "finetune"
+        ? `fine-tuned ${c.readEpochA} - SAM->PoF ${c.readEpochB}`
+        : `${label(c.a, c.epochA)} - ${label(c.b, c.epochB)}`,
+      c.claim,
+      c.paperDiff === null ? "n/a" : c.paperDiff.toFixed(2),
+      formatDifference(c, c.verdict),
+      String(c.n),
+    ]),
+  };
+}
+
 /** What `table1.json` holds under `data`. */
 export interface Table1Json {
+  /** Test images per dataset. */
+  testSize: Record<string, number>;
+  /** Paired comparisons with 95% t-intervals and verdicts (see {@link Table1Comparison}). */
+  comparisons: Table1Comparison[];
   rows: (Table1Row & {
     /** Mean and sample std of `errors`. */
     mean: number;
@@ -157,21 +306,25 @@ export const target: Target = {
   async produce(ctx) {
     const p = ctx.preset;
     const rows: Table1Row[] = [];
+    const dsLabel = (name: string) =>
+      DATASET_LABEL[name as PaperDataset] ?? name;
     for (const ds of p.datasets) {
       for (const cell of table1Cells(p)) {
-        const errors: number[] = [];
-        for (const s of ctx.seeds) {
-          const run = cell.method === "sgd"
+        const runs = ctx.seeds.map((s) =>
+          cell.method === "sgd"
             ? sgdRun(p, ds, s)
             : cell.method === "pof"
             ? pofRun(p, ds, s)
             : cell.epoch <= p.switchEpoch
             ? samBaseRun(p, ds, s)
-            : samContinuedRun(p, ds, s);
-          errors.push(
-            atEpoch(await ctx.runs.history(run), cell.epoch).testError,
-          );
-        }
+            : samContinuedRun(p, ds, s)
+        );
+        const errors = await cellErrors(
+          ctx.runs,
+          `table1 ${dsLabel(ds.name)} ${label(cell.method, cell.paperEpoch)}`,
+          runs,
+          cell.epoch,
+        );
         rows.push({ dataset: ds.name, ...cell, errors });
       }
     }
@@ -194,17 +347,73 @@ export const target: Target = {
         e.dataset === r.dataset && e.method === r.method &&
         e.epoch === r.paperEpoch
       )?.error;
-    const dsLabel = (name: string) =>
-      DATASET_LABEL[name as PaperDataset] ?? name;
+    const comparisons: Table1Comparison[] = [];
+    for (const ds of p.datasets) {
+      const row = (m: string, e: number) =>
+        rows.find((r) =>
+          r.dataset === ds.name && r.method === m && r.paperEpoch === e
+        )!;
+      for (const pair of table1Pairs(ds.name)) {
+        const ra = row(pair.a, pair.epochA), rb = row(pair.b, pair.epochB);
+        comparisons.push({
+          dataset: ds.name,
+          a: pair.a,
+          b: pair.b,
+          epochA: pair.epochA,
+          epochB: pair.epochB,
+          readEpochA: ra.epoch,
+          readEpochB: rb.epoch,
+          claim: `${label(pair.a, pair.epochA)} ${
+            pair.side < 0 ? "below" : "above"
+          } ${label(pair.b, pair.epochB)}`,
+          paperDiff: pair.paperDiff,
+          ...testClaim(ra.errors, rb.errors, pair.side),
+        });
+      }
+    }
+    // Fine-tuned - PoF (Sec. 4.2, first dataset), when the finetune
+    // target's runs are in this results folder too (as in repro:all).
+    const ds0 = p.datasets[0];
+    const ftRuns = ctx.seeds.map((s) => finetuneRun(p, ds0, s));
+    let ftDone = true;
+    for (const r of ftRuns) ftDone &&= await ctx.runs.done(r);
+    if (ftDone) {
+      // As in the paper: from PoF at the early epoch (210), 10 epochs (scaled).
+      const start = p.pofEarlyEpoch, end = start + p.finetuneEpochs;
+      const after = await cellErrors(
+        ctx.runs,
+        `table1 ${dsLabel(ds0.name)} fine-tuned`,
+        ftRuns,
+        end,
+      );
+      const before = rows.find((r) =>
+        r.dataset === ds0.name && r.method === "pof" && r.paperEpoch === 210
+      )!.errors;
+      comparisons.push({
+        dataset: ds0.name,
+        a: "finetune",
+        b: "pof",
+        epochA: 220,
+        epochB: 210,
+        readEpochA: end,
+        readEpochB: start,
+        claim:
+          "classifier-only fine-tuning after SAM->PoF 210 does not lower the error (paper, one CIFAR-10 model: 2.40 -> 2.39)",
+        paperDiff: null,
+        ...testClaim(after, before, FINETUNE_SIDE),
+      });
+    }
+    const claims = table1ClaimTable(comparisons);
     const md = [
       `# Table 1: test error (%)`,
       "",
       `Preset \`${p.name}\`: ${p.description}`,
       "",
-      `Seeds: ${
-        ctx.seeds.join(", ")
+      `Seeds: ${ctx.seeds.join(", ")}. Test images: ${
+        p.datasets.map((d) => `${dsLabel(d.name)} ${testSizeOf(d)}`).join(", ")
       }. "epoch" is the epoch read in this preset ` +
       `(the paper's 200 / 210 / 250 scaled to ${p.epochs} epochs). ` +
+      `Ours: mean ± sample std over the seeds. ` +
       `The paper's numbers are for its own settings (WRN-28-10, 250 epochs, full datasets).`,
       "",
       comparisonTable(
@@ -233,6 +442,23 @@ export const target: Target = {
         ).join(", ")
       }.`,
       "",
+      "## Claims: paired differences per seed",
+      "",
+      "Each difference is taken seed by seed (the runs of one seed share " +
+      "their initialisation and, for PoF and SAM, the SAM-200 run); ours is " +
+      "its mean with a 95% Student-t interval over the seeds. Verdict: " +
+      "`reproduced` when the interval excludes 0 on the paper's side, " +
+      "`contradicted` when it excludes 0 on the other side, `undecided` when " +
+      "it contains 0. For the fine-tuning claim (no improvement), an " +
+      "`undecided` interval is consistent with the paper; `contradicted` " +
+      "means fine-tuning lowered the error.",
+      "",
+      markdownTable(claims.header, claims.rows, { alignRight: [3, 5] }),
+      ...(ftDone ? [] : [
+        "",
+        "(Fine-tuned - PoF: not in this results folder; run the finetune target too.)",
+      ]),
+      "",
     ].join("\n");
     const chart: Table1ChartRow[] = rows.map((r) => ({
       dataset: dsLabel(r.dataset),
@@ -246,6 +472,10 @@ export const target: Target = {
         ctx,
         "table1.json",
         {
+          testSize: Object.fromEntries(
+            p.datasets.map((d) => [d.name, testSizeOf(d)]),
+          ),
+          comparisons,
           rows: rows.map((r) => ({
             ...r,
             mean: meanStd(r.errors).mean,
@@ -264,13 +494,20 @@ export const target: Target = {
     ];
     return {
       files,
-      summary: rows.filter((r) => r.paperEpoch !== 200).map((r) =>
-        `${dsLabel(r.dataset)} ${
-          label(r.method, r.paperEpoch)
-        } (epoch ${r.epoch}): ${meanStd(r.errors).mean.toFixed(2)}%${
-          paperOf(r) ? ` (paper ${paperOf(r)!.mean.toFixed(2)})` : ""
-        }`
-      ),
+      summary: [
+        ...rows.filter((r) => r.paperEpoch !== 200).map((r) =>
+          `${dsLabel(r.dataset)} ${
+            label(r.method, r.paperEpoch)
+          } (epoch ${r.epoch}): ${formatMeanStd(meanStd(r.errors))}%${
+            paperOf(r) ? ` (paper ${paperOf(r)!.mean.toFixed(2)})` : ""
+          }`
+        ),
+        ...comparisons.map((c, i) =>
+          `${dsLabel(c.dataset)} ${claims.rows[i][1]}: ${
+            formatDifference(c, c.verdict)
+          }`
+        ),
+      ],
     };
   },
 };
