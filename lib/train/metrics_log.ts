@@ -44,6 +44,31 @@ export interface EpochRecord {
   telemetry?: Record<string, number>;
 }
 
+/** The fields of an {@link EpochRecord} that measure the machine, not the run. */
+export type MachineFields = "seconds" | "wallSeconds" | "cpuSeconds" | "load1";
+
+/**
+ * The part of a record that an exact resume must reproduce bit for bit:
+ * everything but the wall-clock, CPU-time and load fields, which differ from
+ * run to run.
+ *
+ * @example
+ * ```ts
+ * import { deterministicPart } from "./metrics_log.ts";
+ * const r = { epoch: 1, method: "sgd", trainLoss: 0.5, trainError: 10, testLoss: 0.6,
+ *   testError: 12, lr: 0.1, steps: 3, seconds: 2, wallSeconds: 3, cpuSeconds: 5, load1: 1 };
+ * const d = deterministicPart(r);
+ * if ("seconds" in d || "load1" in d || d.trainLoss !== 0.5) throw new Error(JSON.stringify(d));
+ * ```
+ */
+export function deterministicPart(
+  r: EpochRecord,
+): Omit<EpochRecord, MachineFields> {
+  const { seconds: _s, wallSeconds: _w, cpuSeconds: _c, load1: _l, ...rest } =
+    r;
+  return rest;
+}
+
 /**
  * Appends one record as a JSON line.
  *

@@ -4,8 +4,7 @@ import { useBackend } from "../backend.ts";
 import { Rng } from "../rng.ts";
 import { buildRun } from "./build.ts";
 import { checkpointName, listCheckpoints } from "./checkpoint.ts";
-import type { EpochRecord } from "./metrics_log.ts";
-import { readMetrics } from "./metrics_log.ts";
+import { deterministicPart, readMetrics } from "./metrics_log.ts";
 import { readDone, runDir, trainRun } from "./runner.ts";
 import type { RunConfig } from "./run_config.ts";
 import { runId } from "./run_id.ts";
@@ -13,16 +12,6 @@ import { toyRun } from "./testdata/train_toy.ts";
 import type { Method } from "../optim/method.ts";
 
 await useBackend("cpu");
-
-/** Everything of a record except wall-clock time. */
-function deterministic(
-  r: EpochRecord,
-): Omit<EpochRecord, "seconds" | "wallSeconds" | "cpuSeconds" | "load1"> {
-  // Timing and machine load differ from run to run; the rest must not.
-  const { seconds: _s, wallSeconds: _w, cpuSeconds: _c, load1: _l, ...rest } =
-    r;
-  return rest;
-}
 
 class Stop extends Error {}
 
@@ -34,7 +23,7 @@ Deno.test("an interrupted run resumes from its checkpoint and ends with the same
   // Every tensor the run made (parameters, slots, batches, evaluations) is freed.
   assertEquals(tf.memory().numTensors, tensorsBefore);
   const reference = (await readMetrics(`${runDir(a, config)}/metrics.jsonl`))
-    .map(deterministic);
+    .map(deterministicPart);
   assertEquals(reference.map((r) => r.epoch), [1, 2, 3, 4, 5]);
   // The schedule's milestone at epoch 2 shows in the recorded lr.
   assertEquals(reference[1].lr, 0.05);
@@ -55,7 +44,7 @@ Deno.test("an interrupted run resumes from its checkpoint and ends with the same
   assertEquals(await readDone(b, config), null);
   await trainRun(config, { runsDir: b, build: buildRun, checkpointEvery: 1 });
   const resumed = (await readMetrics(`${runDir(b, config)}/metrics.jsonl`))
-    .map(deterministic);
+    .map(deterministicPart);
   assertEquals(resumed, reference);
 });
 
@@ -64,7 +53,7 @@ Deno.test("a truncated latest checkpoint: resume from the previous one; none val
   const ref = await Deno.makeTempDir();
   await trainRun(config, { runsDir: ref, build: buildRun });
   const reference = (await readMetrics(`${runDir(ref, config)}/metrics.jsonl`))
-    .map(deterministic);
+    .map(deterministicPart);
   for (const spoil of ["latest", "all"] as const) {
     const dir = await Deno.makeTempDir();
     await assertRejects(() =>
@@ -103,7 +92,7 @@ Deno.test("a truncated latest checkpoint: resume from the previous one; none val
       assert((await Deno.stat(`${rd}/${checkpointName(e)}.corrupt`)).isFile);
     }
     const resumed = (await readMetrics(`${rd}/metrics.jsonl`)).map(
-      deterministic,
+      deterministicPart,
     );
     assertEquals(resumed, reference);
   }
@@ -129,9 +118,9 @@ Deno.test("metrics written after the last checkpoint are dropped and recomputed 
   const ref = await Deno.makeTempDir();
   await trainRun(config, { runsDir: ref, build: buildRun, checkpointEvery: 2 });
   assertEquals(
-    (await readMetrics(path)).map(deterministic),
+    (await readMetrics(path)).map(deterministicPart),
     (await readMetrics(`${runDir(ref, config)}/metrics.jsonl`)).map(
-      deterministic,
+      deterministicPart,
     ),
   );
 });
@@ -145,13 +134,13 @@ Deno.test("a continuation with the same method equals one uninterrupted run", as
   await trainRun(first, { runsDir: dir, build: buildRun });
   await trainRun(rest, { runsDir: dir, build: buildRun });
   const w = (await readMetrics(`${runDir(dir, whole)}/metrics.jsonl`)).map(
-    deterministic,
+    deterministicPart,
   );
   const f = (await readMetrics(`${runDir(dir, first)}/metrics.jsonl`)).map(
-    deterministic,
+    deterministicPart,
   );
   const r = (await readMetrics(`${runDir(dir, rest)}/metrics.jsonl`)).map(
-    deterministic,
+    deterministicPart,
   );
   assertEquals([...f, ...r], w);
   assert(runId(rest) !== runId(whole));
@@ -214,7 +203,7 @@ Deno.test("kill -9 at random moments, resume (wasm, 2 threads): final metrics id
   const fullOut = new TextDecoder().decode(full.stdout).trim().split("\n");
   assertEquals(JSON.parse(fullOut[fullOut.length - 1]).threads, 2);
   const reference = (await readMetrics(`${runDir(ref, config)}/metrics.jsonl`))
-    .map(deterministic);
+    .map(deterministicPart);
   assertEquals(reference.length, epochs);
 
   const dir = await Deno.makeTempDir();
@@ -264,6 +253,6 @@ Deno.test("kill -9 at random moments, resume (wasm, 2 threads): final metrics id
     assert(last.success, new TextDecoder().decode(last.stderr));
   }
   const resumed = (await readMetrics(`${runDir(dir, config)}/metrics.jsonl`))
-    .map(deterministic);
+    .map(deterministicPart);
   assertEquals(resumed, reference);
 });
