@@ -386,10 +386,12 @@ function runsSection(data: PilotJson): string[] {
       else byId.set(x.id, { names: [r.name], run: x });
     }
   }
-  if (!byId.size) return [];
+  const started = [...byId.values()].filter((e) => e.run.epochsDone > 0);
+  if (!started.length) return [];
+  const waiting = byId.size - started.length;
   const f = (x: number | null, d: number) => x === null ? "-" : x.toFixed(d);
   return [
-    "## Runs (done or in progress)",
+    "## Runs started (done or stopped part-way)",
     "",
     markdownTable(
       [
@@ -401,7 +403,7 @@ function runsSection(data: PilotJson): string[] {
         "CPU s / epoch",
         "load",
       ],
-      [...byId.values()].map(({ names, run: x }) => [
+      started.map(({ names, run: x }) => [
         names.join(", "),
         `${x.method} seed ${x.seed} (${x.fromEpoch} -> ${x.toEpoch})`,
         `${x.epochsDone} of ${x.toEpoch - x.fromEpoch}${
@@ -415,6 +417,9 @@ function runsSection(data: PilotJson): string[] {
       { alignRight: [2, 3, 4, 5, 6] },
     ),
     "",
+    ...(waiting
+      ? [`${waiting} more run(s) of these settings not started.`, ""]
+      : []),
   ];
 }
 
