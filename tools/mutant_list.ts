@@ -194,8 +194,9 @@ export const MUTANTS: readonly (Mutant & { why: string })[] = [
     name: "config-epoch-offset-ignored",
     why: "a continued run restarts the schedule at epoch 0",
     file: "lib/train/build.ts",
-    find: "optEpochOffset + Math.floor(count / stepsPerEpoch),",
-    replace: "Math.floor(count / stepsPerEpoch),",
+    find:
+      ": (count: number) => optEpochOffset + Math.floor(count / stepsPerEpoch);",
+    replace: ": (count: number) => Math.floor(count / stepsPerEpoch);",
     tests: ["lib/train/build_test.ts"],
   },
   {
