@@ -48,6 +48,7 @@ export {
   BackendUnavailableError,
   defaultThreads,
   parseThreads,
+  plannedBackend,
   TFJS_VERSION,
   useBackend,
   type UseBackendOptions,

@@ -284,6 +284,32 @@ export function tensorflowPackageStatus(
 }
 
 /**
+ * The backend {@link useBackend}`(name)` will activate, decided without
+ * importing or fetching anything: `auto` is `tensorflow` when one of
+ * {@link TENSORFLOW_PACKAGES} is installed with its native addon (see
+ * {@link tensorflowPackageStatus}), else {@link FAST_CPU_BACKEND}. (Should
+ * that package then fail to load, `useBackend("auto")` still falls back to
+ * {@link FAST_CPU_BACKEND}.) Other names are returned as they are.
+ *
+ * @example
+ * ```ts
+ * import { FAST_CPU_BACKEND, plannedBackend } from "./backend.ts";
+ * if (plannedBackend("auto", { nodeModulesDirs: [] }) !== FAST_CPU_BACKEND) throw new Error();
+ * if (plannedBackend("cpu") !== "cpu") throw new Error();
+ * ```
+ */
+export function plannedBackend(
+  name: BackendName,
+  options: { nodeModulesDirs?: string[] } = {},
+): Exclude<BackendName, "auto"> {
+  if (name !== "auto") return name;
+  const installed = TENSORFLOW_PACKAGES.some((pkg) =>
+    tensorflowPackageStatus(pkg, options).addon !== null
+  );
+  return installed ? "tensorflow" : FAST_CPU_BACKEND;
+}
+
+/**
  * Restores `util.isNullOrUndefined`, which Node's util dropped and which
  * tfjs-node 4.22 still calls (Deno >= 2.4.4). Must run before the first op.
  */

@@ -12,6 +12,7 @@ import {
   defaultThreads,
   FAST_CPU_BACKEND,
   parseThreads,
+  plannedBackend,
   restoreIsNullOrUndefined,
   TENSORFLOW_PACKAGES,
   tensorflowInstallCommand,
@@ -82,6 +83,27 @@ Deno.test({
   // Nothing was imported: no "tensorflow" backend got registered.
   assertEquals(tf.findBackend("tensorflow"), null);
   assertEquals(tf.getBackend() === "tensorflow", false);
+});
+
+Deno.test("plannedBackend: auto is tensorflow only when a package's native addon is installed", () => {
+  const nm = Deno.makeTempDirSync({ prefix: "pof_nm_" });
+  try {
+    const opts = { nodeModulesDirs: [nm] };
+    assertEquals(plannedBackend("auto", opts), FAST_CPU_BACKEND);
+    const dir = `${nm}/@tensorflow/tfjs-node`;
+    Deno.mkdirSync(`${dir}/lib/napi-v8`, { recursive: true });
+    Deno.writeTextFileSync(`${dir}/package.json`, "{}");
+    // Installed without its addon (install script not run): not loadable.
+    assertEquals(plannedBackend("auto", opts), FAST_CPU_BACKEND);
+    Deno.writeTextFileSync(`${dir}/lib/napi-v8/tfjs_binding.node`, "");
+    assertEquals(plannedBackend("auto", opts), "tensorflow");
+    // A named backend is what it says, whatever is installed.
+    for (const b of ["cpu", "wasm", "webgpu", "tensorflow"] as const) {
+      assertEquals(plannedBackend(b, opts), b);
+    }
+  } finally {
+    Deno.removeSync(nm, { recursive: true });
+  }
 });
 
 Deno.test("tensorflowPackageStatus reads a node_modules folder without importing", () => {

@@ -32,6 +32,13 @@ export interface CliOptions {
   /** `--threads`: threads of the fast CPU path (undefined: every logical core). */
   threads?: number;
   shard: Shard;
+  /**
+   * `--jobs N`: processes to run the experiment as (repro/jobs.ts);
+   * undefined: automatic (every logical core on a CPU backend, else 1).
+   */
+  jobs?: number;
+  /** `--train-only`: train the runs (of this shard), write no target files. */
+  trainOnly: boolean;
   dryRun: boolean;
   quiet: boolean;
   checkpointEvery: number;
@@ -92,8 +99,16 @@ Options:
   --seeds N            number of seeds 0..N-1 (default: the preset's)
   --out DIR            results folder (default results/<preset>); runs go to DIR/runs
   --backend NAME       ${BACKEND_NAMES.join(" | ")} (default auto)
-  --threads N          threads of the fast CPU path (wasm; default: every logical core, at most 8)
+  --threads N          threads of the fast CPU path (wasm; default: every logical core, at most 8);
+                         with --jobs N, each process gets max(1, floor(threads / N))
+  --jobs N             run as N cooperating processes (default: every logical core on the CPU backends
+                         wasm and cpu, 1 on tensorflow and webgpu; never more than the runs left to
+                         train): first N processes train the runs (--shard i/N --train-only), then up to
+                         N processes write the targets' files, a target that times itself (table2)
+                         alone afterwards with every thread; --jobs 1: one process
   --shard i/n          train only shard i of n of the run list (0 <= i < n)
+  --train-only         train the runs (of this shard) and write no target files (e.g. cluster jobs;
+                         run again without it to write them)
   --checkpoint-every K checkpoint every K epochs (default: the preset's)
   --data-dir DIR       dataset cache (default: env POF_DATA_DIR, else ./data)
   --datasets a,b       only these of the preset's datasets (the first one feeds the figures)
@@ -112,12 +127,22 @@ Options:
 // The pilot's default seed count (issue 12: >= 3 seeds).
 const PILOT_SEEDS = 3;
 
-const STRING_FLAGS = [
+/**
+ * The options that take a value (`--out DIR`); the others are switches.
+ *
+ * @example
+ * ```ts
+ * import { STRING_FLAGS } from "./cli.ts";
+ * if (!STRING_FLAGS.includes("out") || STRING_FLAGS.includes("quiet")) throw new Error();
+ * ```
+ */
+export const STRING_FLAGS: readonly string[] = [
   "preset",
   "seeds",
   "out",
   "backend",
   "threads",
+  "jobs",
   "shard",
   "checkpoint-every",
   "data-dir",
@@ -126,7 +151,7 @@ const STRING_FLAGS = [
   "rehearse-batch",
   "grid",
 ];
-const BOOLEAN_FLAGS = ["dry-run", "help", "quiet"];
+const BOOLEAN_FLAGS = ["dry-run", "help", "quiet", "train-only"];
 
 function positiveInt(flag: string, value: unknown): number {
   const s = String(value);
@@ -247,6 +272,14 @@ export function parseCli(args: string[]): CliOptions | "help" {
       throw new UsageError((e as Error).message);
     }
   }
+  const jobs = flag.jobs === undefined
+    ? undefined
+    : positiveInt("jobs", flag.jobs);
+  if (jobs !== undefined && flag.shard !== undefined) {
+    throw new UsageError(
+      `--jobs ${flag.jobs} cannot be combined with --shard ${flag.shard}: --jobs runs its own shards; give one of them`,
+    );
+  }
   let shard: Shard = { index: 0, count: 1 };
   if (flag.shard !== undefined) {
     try {
@@ -292,6 +325,8 @@ export function parseCli(args: string[]): CliOptions | "help" {
     backend: backend as BackendName,
     threads,
     shard,
+    jobs,
+    trainOnly: a["train-only"] === true,
     dryRun: a["dry-run"] === true,
     quiet: a.quiet === true,
     checkpointEvery: flag["checkpoint-every"] === undefined

@@ -40,6 +40,7 @@ import {
   parseCli,
   UsageError,
 } from "./cli.ts";
+import { jobsNote, jobsToRun, provenanceJobs, runJobs } from "./jobs.ts";
 
 /** Parsed command line. */
 /**
@@ -194,7 +195,9 @@ export async function dryRunReport(
       targets.map((t) => t.name).join(", ")
     }; preset ${options.preset.name}; seeds ${
       seeds.join(",")
-    }; shard ${options.shard.index}/${options.shard.count}; results in ${options.out}`,
+    }; shard ${options.shard.index}/${options.shard.count}; jobs ${
+      options.jobs ?? 1
+    }; results in ${options.out}`,
   );
   lines.push(
     `${plan.length} run(s) (dependencies included; runs shared between targets listed once):`,
@@ -313,9 +316,29 @@ export async function main(args: string[]): Promise<number> {
   const targets: Target[] = [];
   for (const name of options.targets) targets.push(await loadTarget(name));
   await Deno.mkdir(`${options.out}/runs`, { recursive: true });
+  const seeds = Array.from({ length: options.seeds }, (_, i) => i);
+  const runsDir = `${options.out}/runs`;
+  const perTarget = new Map(
+    targets.map((
+      t,
+    ) => [t.name, t.runs(options.preset, seeds, { grid: options.grid })]),
+  );
+  const all = withDependencies([...perTarget.values()].flat());
+  // --jobs: how many processes (1 for a shard or at most one run left).
+  const jobsNoteLine = options.jobs === undefined
+    ? null
+    : jobsNote(options.jobs);
+  if (jobsNoteLine) console.error(jobsNoteLine);
+  const runsLeft = (await planRuns(all, runsDir))
+    .filter((r) => r.status !== "done").length;
+  const jobs = jobsToRun(options, runsLeft);
+  options = { ...options, jobs };
   if (options.dryRun) {
     console.log(await dryRunReport(targets, options));
     return 0;
+  }
+  if (jobs > 1) {
+    return await runJobs(args, targets, { options, jobs, runsLeft });
   }
   const bar = new ProgressBar({ quiet: options.quiet });
   const say = (s: string) => options.quiet ? undefined : console.error(s);
@@ -328,14 +351,6 @@ export async function main(args: string[]): Promise<number> {
     threads: options.threads,
   });
   say(`backend: ${backend.backend} (${backend.package}) on ${backend.device}`);
-  const seeds = Array.from({ length: options.seeds }, (_, i) => i);
-  const runsDir = `${options.out}/runs`;
-  const perTarget = new Map(
-    targets.map((
-      t,
-    ) => [t.name, t.runs(options.preset, seeds, { grid: options.grid })]),
-  );
-  const all = withDependencies([...perTarget.values()].flat());
   const t0 = performance.now();
   const store = runStore(runsDir);
   const commit = await gitCommit();
@@ -345,6 +360,7 @@ export async function main(args: string[]): Promise<number> {
       preset: options.preset.name,
       seeds,
       backend,
+      jobs: provenanceJobs(),
       versions: versions(),
       gitCommit: commit,
       argv: ["repro/main.ts", ...args],
@@ -378,7 +394,7 @@ export async function main(args: string[]): Promise<number> {
     });
   // Targets that summarise partial results rewrite their files after
   // every finished run, so stopping a long run keeps a current summary.
-  const partial = targets.filter((t) => t.partial);
+  const partial = options.trainOnly ? [] : targets.filter((t) => t.partial);
   try {
     await runPlan(all, {
       runsDir,
@@ -399,6 +415,14 @@ export async function main(args: string[]): Promise<number> {
   } catch (e) {
     console.error(`error: ${(e as Error).message}`);
     return 1;
+  }
+  if (options.trainOnly) {
+    console.log(
+      `\nSummary (preset ${options.preset.name}, backend ${backend.backend}, ${
+        formatDuration((performance.now() - t0) / 1000)
+      }): trained the runs of shard ${options.shard.index}/${options.shard.count}; target files not written (--train-only)`,
+    );
+    return 0;
   }
   const summary: [string, TargetOutput | string][] = [];
   for (const t of targets) {

@@ -42,6 +42,15 @@ Deno.test("every flag error is a UsageError naming the value and the valid choic
     [["fig1", "--threads", "0"], ["--threads", '"0"']],
     [["fig1", "--threads", "abc"], ["--threads", '"abc"']],
     [["fig1", "--threads", "1.5"], ["--threads", '"1.5"']],
+    [["fig1", "--jobs", "0"], ["--jobs", '"0"']],
+    [["fig1", "--jobs", "abc"], ["--jobs", '"abc"']],
+    [["fig1", "--jobs", "1.5"], ["--jobs", '"1.5"']],
+    [["fig1", "--jobs", "2", "--shard", "0/2"], [
+      "--jobs 2 cannot be combined with --shard 0/2",
+    ]],
+    [["fig1", "--shard=1/2", "--jobs=1"], [
+      "--jobs 1 cannot be combined with --shard 1/2",
+    ]],
   ];
   for (const [args, parts] of cases) {
     const e = assertThrows(
@@ -68,6 +77,10 @@ Deno.test("defaults, all, and a full valid command line", () => {
   assertEquals(d.shard, { index: 0, count: 1 });
   assertEquals(d.dryRun, false);
   assertEquals(d.dataDir, undefined);
+  assertEquals([d.jobs, d.trainOnly], [undefined, false]);
+  const j = parseCli(["table1", "--jobs", "3", "--train-only"]);
+  assert(j !== "help");
+  assertEquals([j.jobs, j.trainOnly, j.shard.count], [3, true, 1]);
   // A value after "--" is a positional argument, not a second flag.
   assertThrows(
     () => parseCli(["fig1", "--preset", "smoke", "--", "--preset"]),
@@ -158,6 +171,12 @@ Deno.test("the CLI exits 2 with one error line on a bad flag, 0 with --help", as
     assertStringIncludes(badThreads.stderr, `--threads`);
     assertStringIncludes(badThreads.stderr, `"${v}"`);
   }
+  const badJobs = await cli(["fig1", "--jobs", "1.5"]);
+  assertEquals(badJobs.code, 2);
+  assertEquals(
+    badJobs.stderr,
+    'error: --jobs must be a positive integer, got "1.5"\n',
+  );
   // More threads than cores: allowed, with a one-line note.
   const out = await Deno.makeTempDir({ prefix: "main_test_threads_" });
   const many = await cli([
@@ -166,6 +185,8 @@ Deno.test("the CLI exits 2 with one error line on a bad flag, 0 with --help", as
     "smoke",
     "--threads",
     "1000",
+    "--jobs",
+    "1000",
     "--dry-run",
     "--out",
     out,
@@ -173,12 +194,17 @@ Deno.test("the CLI exits 2 with one error line on a bad flag, 0 with --help", as
   await Deno.remove(out, { recursive: true });
   assertEquals(many.code, 0, many.stderr);
   const notes = many.stderr.split("\n").filter((l) => l.startsWith("note:"));
-  assertEquals(notes.length, 1, many.stderr);
+  assertEquals(notes.length, 2, many.stderr);
   assertStringIncludes(notes[0], "--threads 1000 is more than the");
+  assertStringIncludes(notes[1], "--jobs 1000 is more than the");
+  // fig1 trains no runner runs: one process whatever --jobs says.
+  assertStringIncludes(many.stdout, "; jobs 1; results in");
   const help = await cli(["--help"]);
   assertEquals(help.code, 0);
   assertStringIncludes(help.stdout, "--dry-run");
   assertStringIncludes(help.stdout, "--threads N");
+  assertStringIncludes(help.stdout, "--jobs N");
+  assertStringIncludes(help.stdout, "--train-only");
 });
 
 Deno.test("--out / --data-dir that cannot be created or written: exit 2, one line with the path and the OS error", async () => {

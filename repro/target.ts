@@ -165,6 +165,12 @@ export interface Provenance {
   preset: PresetName;
   seeds: number[];
   backend: BackendInfo;
+  /**
+   * Processes that made this result together (`--jobs`, repro/jobs.ts): the
+   * runs were trained by that many processes at once, each with
+   * `backend.threads` threads. 1 for one process; absent in older files.
+   */
+  jobs?: number;
   /** Package versions: deno, tfjs, typescript, v8. */
   versions: Record<string, string>;
   /** `git rev-parse HEAD` of the checkout (with `-dirty` when modified), or "unknown". */
@@ -265,6 +271,12 @@ export interface Target {
    * `produce` is called once every run it needs is done.
    */
   readonly partial?: boolean;
+  /**
+   * True when `produce` measures wall-clock time (Table 2): under `--jobs`
+   * it then runs alone, after the other targets, with every thread, so that
+   * no other process shares the cores while it times. Default false.
+   */
+  readonly timed?: boolean;
   /** Work done by `produce` itself (for `--dry-run`); undefined = negligible. */
   work?(preset: Preset, seeds: number[]): WorkEstimate[];
   /** Computes and writes the target's files. */

@@ -144,6 +144,7 @@ export interface Table2Json {
 export const target: Target = {
   name: "table2",
   title: "Table 2: seconds per epoch of SGD, SAM, PoF and ratios to SGD",
+  timed: true,
   runs() {
     return [];
   },
