@@ -67,6 +67,10 @@ Deno.test("rehearsal of the paper preset at full model and data size, batch 2: e
       "2",
       "--backend",
       "wasm",
+      // One process: two full-size WRN-28-10 processes would double the
+      // memory this test needs (--jobs has its own test, jobs_test.ts).
+      "--jobs",
+      "1",
       "--out",
       out,
       "--quiet",
