@@ -93,7 +93,7 @@ Targets:
 Options:
   --preset NAME        ${PRESET_NAMES.join(" | ")} (default quick)
                          smoke: synthetic data, tiny WRN, minutes on 2 CPU cores (CI)
-                         quick: real Fashion-MNIST, reduced WRN and epochs, about 45 min on 2 CPU cores;
+                         quick: real Fashion-MNIST, reduced WRN and epochs, 3 seeds (cost: README);
                                 CIFAR-10/100 and SVHN join Table 1 only if already cached (no downloads)
                          paper: Sec. 4.1 exactly (WRN-28-10, 250 epochs, 4 datasets); GPUs
   --seeds N            number of seeds 0..N-1 (default: the preset's)

@@ -103,7 +103,7 @@ Deno.test("compressed presets fine-tune from the scaled PoF-210 checkpoint", () 
     assert(pofRun(p, ds, 0).keepEpochs.includes(p.pofEarlyEpoch));
   }
   assertEquals([PRESETS.quick.pofEarlyEpoch, PRESETS.smoke.pofEarlyEpoch], [
-    17,
+    25,
     9,
   ]);
 });
@@ -122,10 +122,10 @@ Deno.test("compressed presets scale every paper epoch by E / 250 and keep the or
     assert(s.pofEarly > s.switch && s.pofEarly <= total);
     assert(s.finetune >= 1);
   }
-  assertEquals(PRESETS.quick.milestones, [5, 10, 13, 16]);
+  assertEquals(PRESETS.quick.milestones, [7, 14, 19, 24]);
   assertEquals([PRESETS.quick.switchEpoch, PRESETS.quick.pofEarlyEpoch], [
-    16,
-    17,
+    24,
+    25,
   ]);
   assertEquals(PRESETS.quick.datasets[0].name, "fashion-mnist");
   assertThrows(() => scaleEpochs(2), RangeError, "got 2");
@@ -143,31 +143,31 @@ Deno.test("compressed presets scale every paper epoch by E / 250 and keep the or
 // PoF-210, scaled 17, with issue 13.)
 const QUICK_FASHION_IDS: Record<string, string[]> = {
   fig4: [
-    "fashion-mnist-pof-from16-e20-s0-14190f393a37",
-    "fashion-mnist-sam-e16-s0-4d733335314f",
-    "fashion-mnist-sam-from16-e20-s0-45010f2edfa0",
-    "fashion-mnist-sgd-e20-s0-57b7af688e3e",
+    "fashion-mnist-pof-from24-e30-s0-360a7ca8d98d",
+    "fashion-mnist-sam-e24-s0-4604e4fc4b8b",
+    "fashion-mnist-sam-from24-e30-s0-ec54d10aef27",
+    "fashion-mnist-sgd-e30-s0-9ed152f50cd7",
   ],
   fig5: [
-    "fashion-mnist-pof-from16-e20-s0-14190f393a37",
-    "fashion-mnist-sam-e16-s0-4d733335314f",
+    "fashion-mnist-pof-from24-e30-s0-360a7ca8d98d",
+    "fashion-mnist-sam-e24-s0-4604e4fc4b8b",
   ],
   fig6: [
-    "fashion-mnist-pof-from16-e20-s0-14190f393a37",
-    "fashion-mnist-sam-e16-s0-4d733335314f",
-    "fashion-mnist-sgd-e20-s0-57b7af688e3e",
+    "fashion-mnist-pof-from24-e30-s0-360a7ca8d98d",
+    "fashion-mnist-sam-e24-s0-4604e4fc4b8b",
+    "fashion-mnist-sgd-e30-s0-9ed152f50cd7",
   ],
   table1: [
-    "fashion-mnist-pof-from16-e20-s0-14190f393a37",
-    "fashion-mnist-sam-e16-s0-4d733335314f",
-    "fashion-mnist-sam-from16-e20-s0-45010f2edfa0",
-    "fashion-mnist-sgd-e20-s0-57b7af688e3e",
+    "fashion-mnist-pof-from24-e30-s0-360a7ca8d98d",
+    "fashion-mnist-sam-e24-s0-4604e4fc4b8b",
+    "fashion-mnist-sam-from24-e30-s0-ec54d10aef27",
+    "fashion-mnist-sgd-e30-s0-9ed152f50cd7",
   ],
   table2: [],
   finetune: [
-    "fashion-mnist-pof-from16-e20-s0-14190f393a37",
-    "fashion-mnist-sam-e16-s0-4d733335314f",
-    "fashion-mnist-sgd-classifier-from17-e18-s0-d4608e38db39",
+    "fashion-mnist-pof-from24-e30-s0-360a7ca8d98d",
+    "fashion-mnist-sam-e24-s0-4604e4fc4b8b",
+    "fashion-mnist-sgd-classifier-from25-e26-s0-a59960ec2c3b",
   ],
 };
 
@@ -251,10 +251,9 @@ Deno.test("quick adds the datasets already cached and verified, downloads nothin
     assertEquals(q.datasets[0], PRESETS.quick.datasets[0]);
     assertEquals(q.datasets[1], {
       name: "cifar10",
-      lr: 0.1,
+      lr: 0.025,
       rho: 0.05,
-      trainLimit: 4000,
-      testLimit: 2000,
+      trainLimit: 2000,
     });
     assertStringIncludes(q.description, PRESETS.quick.description);
     assertStringIncludes(q.description, "Cached and included: CIFAR-10 (");
@@ -274,10 +273,10 @@ Deno.test("quick adds the datasets already cached and verified, downloads nothin
       const others = ids.filter((id) => !id.startsWith("fashion-mnist-"));
       if (name === "table1") {
         assertEquals(others.map((id) => id.replace(/-[0-9a-f]{12}$/, "")), [
-          "cifar10-pof-from16-e20-s0",
-          "cifar10-sam-e16-s0",
-          "cifar10-sam-from16-e20-s0",
-          "cifar10-sgd-e20-s0",
+          "cifar10-pof-from24-e30-s0",
+          "cifar10-sam-e24-s0",
+          "cifar10-sam-from24-e30-s0",
+          "cifar10-sgd-e30-s0",
         ]);
       } else assertEquals(others, [], name);
     }

@@ -143,6 +143,12 @@ export interface Preset {
   seeds: number;
   /** Checkpoint interval in epochs (besides the kept evaluation epochs). */
   checkpointEvery: number;
+  /**
+   * Runs from scratch evaluate every `evalEvery`-th epoch (and at their kept
+   * and last epochs); runs that continue another evaluate every epoch.
+   * Undefined: every epoch. Part of the run ids where set.
+   */
+  evalEvery?: number;
   /** Set when the preset is rehearsed (`--rehearse`, see repro/rehearsal.ts); its runs carry it. */
   rehearsal?: PresetRehearsal;
 }

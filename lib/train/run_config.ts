@@ -116,6 +116,33 @@ export interface RunConfig {
   from?: RunStart;
   /** Rehearse the run instead of training it (undefined: a real run). */
   rehearsal?: Rehearsal;
+  /**
+   * Evaluate (test and training error) only every k-th epoch, and at the
+   * kept and last epochs ({@link evaluatesAt}); undefined = every epoch.
+   */
+  evalEvery?: number;
+}
+
+/**
+ * Whether a run evaluates after (1-based) `epoch`: always without
+ * `evalEvery`, else at multiples of it, at its kept epochs and at its last.
+ *
+ * @example
+ * ```ts
+ * import { evaluatesAt } from "./run_config.ts";
+ * const c = { epochs: 12, keepEpochs: [7], evalEvery: 5 };
+ * const at = [...Array(12).keys()].map((e) => e + 1).filter((e) => evaluatesAt(c, e));
+ * if (at.join() !== "5,7,10,12") throw new Error(at.join());
+ * if (!evaluatesAt({ epochs: 12, keepEpochs: [] }, 3)) throw new Error();
+ * ```
+ */
+export function evaluatesAt(
+  config: Pick<RunConfig, "epochs" | "keepEpochs" | "evalEvery">,
+  epoch: number,
+): boolean {
+  const k = config.evalEvery;
+  return k === undefined || epoch % k === 0 || epoch === config.epochs ||
+    config.keepEpochs.includes(epoch);
 }
 
 /**

@@ -23,7 +23,7 @@ import {
   type TrainState,
 } from "../optim/method.ts";
 import type { RunConfig } from "./run_config.ts";
-import { startEpoch } from "./run_config.ts";
+import { evaluatesAt, startEpoch } from "./run_config.ts";
 import { runId, withDependencies } from "./run_id.ts";
 import {
   type Checkpoint,
@@ -254,7 +254,9 @@ export async function trainRun(
       // A rehearsal: steps only in a segment's first epoch, evaluation and
       // checkpoint only in its last (lib/train/rehearsal.ts).
       const rehearse = config.rehearsal ? rehearsalEpoch(config, e) : null;
-      const evaluate = rehearse === null || rehearse.closesSegment;
+      const evaluate = rehearse === null
+        ? evaluatesAt(config, e + 1)
+        : rehearse.closesSegment;
       const epochOptions = {
         model: parts.model,
         method: parts.method,

@@ -60,7 +60,8 @@ const TEST_SIZE = 10000;
  * ```
  */
 export function settingName(s: ReducedSetting): string {
-  return `n${s.trainLimit}-wrn${s.depth}x${s.widen}-e${s.epochs}-b${s.batchSize}-rho${s.rho}`;
+  const lr = s.lr === undefined ? "" : `-lr${s.lr}`;
+  return `n${s.trainLimit}-wrn${s.depth}x${s.widen}-e${s.epochs}-b${s.batchSize}${lr}-rho${s.rho}`;
 }
 
 /**
@@ -78,6 +79,27 @@ export function settingName(s: ReducedSetting): string {
  * ```
  */
 export const PILOT_GRID: readonly ReducedSetting[] = [
+  // The second round (after the first showed, on 2,000 images with the
+  // linearly scaled lr 0.025, SGD still at 20% training error two thirds
+  // into 30 epochs): 1,000 images, 60 epochs, lr 0.1 at batch 64.
+  {
+    trainLimit: 1000,
+    depth: 10,
+    widen: 1,
+    epochs: 60,
+    batchSize: 64,
+    lr: 0.1,
+    rho: 0.05,
+  },
+  {
+    trainLimit: 1000,
+    depth: 10,
+    widen: 1,
+    epochs: 60,
+    batchSize: 64,
+    lr: 0.1,
+    rho: 0.02,
+  },
   {
     trainLimit: 10000,
     depth: 10,
