@@ -326,10 +326,11 @@ Deno.test("--dry-run of quick with --data-dir adds a dataset found verified in t
     ]);
     assertEquals(r.code, 0, r.stderr);
     assertStringIncludes(r.stdout, "Cached and included: CIFAR-10 (");
-    // Fashion-MNIST's 4 runs, then CIFAR-10's 4 at the same reduced sizes.
-    assertStringIncludes(r.stdout, "8 run(s)");
-    assertStringIncludes(r.stdout, "fashion-mnist-sgd-e20-s0-57b7af688e3e");
-    assertStringIncludes(r.stdout, "cifar10-sgd-e20-s0-");
+    // Fashion-MNIST's 4 runs per seed, then CIFAR-10's 4 at the same
+    // reduced sizes, for quick's 3 seeds.
+    assertStringIncludes(r.stdout, "24 run(s)");
+    assertStringIncludes(r.stdout, "fashion-mnist-sgd-e60-s0-711b98d7feed");
+    assertStringIncludes(r.stdout, "cifar10-sgd-e60-s2-");
     const empty = await cli([
       "table1",
       "--preset",
@@ -342,7 +343,7 @@ Deno.test("--dry-run of quick with --data-dir adds a dataset found verified in t
     ]);
     assertEquals(empty.code, 0, empty.stderr);
     assertStringIncludes(empty.stdout, "Fashion-MNIST only");
-    assertStringIncludes(empty.stdout, "4 run(s)");
+    assertStringIncludes(empty.stdout, "12 run(s)");
   } finally {
     await Deno.remove(cache, { recursive: true });
     await Deno.remove(out, { recursive: true });

@@ -307,9 +307,9 @@ export function reducedPreset(s: ReducedSetting): Preset {
 
 /**
  * The datasets `quick` adds to Table 1 when they are already cached, with
- * the same reduced sizes as its Fashion-MNIST (first 2,000 training images,
- * the whole test set), the paper's per-dataset learning rate scaled
- * linearly to `quick`'s batch of 64 (x 64 / 256), and the paper's SAM radius.
+ * the same reduced sizes as its Fashion-MNIST (first 1,000 training images,
+ * the whole test set) and, as for Fashion-MNIST, the paper's per-dataset
+ * learning rate (unscaled) and SAM radius.
  *
  * @example
  * ```ts
@@ -319,7 +319,7 @@ export function reducedPreset(s: ReducedSetting): Preset {
  */
 export const QUICK_CACHED_DATASETS: readonly DatasetSettings[] = PAPER_DATASETS
   .filter((d) => d.name !== "fashion-mnist")
-  .map((d) => ({ ...d, lr: d.lr * 64 / 256, trainLimit: 2000 }));
+  .map((d) => ({ ...d, trainLimit: 1000 }));
 
 const PRETTY: Record<string, string> = {
   cifar10: "CIFAR-10",
@@ -370,7 +370,7 @@ export async function cachedDatasets(
  * ```ts
  * import { PRESETS, quickWith } from "./presets.ts";
  * const q = quickWith(PRESETS.quick, ["svhn"]);
- * if (q.datasets.map((d) => d.name).join() !== "fashion-mnist,svhn" || q.datasets[1].lr !== 0.0025) throw new Error();
+ * if (q.datasets.map((d) => d.name).join() !== "fashion-mnist,svhn" || q.datasets[1].lr !== 0.01) throw new Error();
  * if (!q.description.includes("Cached and included: SVHN")) throw new Error(q.description);
  * ```
  */

@@ -103,7 +103,7 @@ Deno.test("compressed presets fine-tune from the scaled PoF-210 checkpoint", () 
     assert(pofRun(p, ds, 0).keepEpochs.includes(p.pofEarlyEpoch));
   }
   assertEquals([PRESETS.quick.pofEarlyEpoch, PRESETS.smoke.pofEarlyEpoch], [
-    25,
+    50,
     9,
   ]);
 });
@@ -122,10 +122,10 @@ Deno.test("compressed presets scale every paper epoch by E / 250 and keep the or
     assert(s.pofEarly > s.switch && s.pofEarly <= total);
     assert(s.finetune >= 1);
   }
-  assertEquals(PRESETS.quick.milestones, [7, 14, 19, 24]);
+  assertEquals(PRESETS.quick.milestones, [14, 29, 38, 48]);
   assertEquals([PRESETS.quick.switchEpoch, PRESETS.quick.pofEarlyEpoch], [
-    24,
-    25,
+    48,
+    50,
   ]);
   assertEquals(PRESETS.quick.datasets[0].name, "fashion-mnist");
   assertThrows(() => scaleEpochs(2), RangeError, "got 2");
@@ -143,31 +143,31 @@ Deno.test("compressed presets scale every paper epoch by E / 250 and keep the or
 // PoF-210, scaled 17, with issue 13.)
 const QUICK_FASHION_IDS: Record<string, string[]> = {
   fig4: [
-    "fashion-mnist-pof-from24-e30-s0-360a7ca8d98d",
-    "fashion-mnist-sam-e24-s0-4604e4fc4b8b",
-    "fashion-mnist-sam-from24-e30-s0-ec54d10aef27",
-    "fashion-mnist-sgd-e30-s0-9ed152f50cd7",
+    "fashion-mnist-pof-from48-e60-s0-e359ddd65bfa",
+    "fashion-mnist-sam-e48-s0-1411e5902e44",
+    "fashion-mnist-sam-from48-e60-s0-a41a713eec47",
+    "fashion-mnist-sgd-e60-s0-711b98d7feed",
   ],
   fig5: [
-    "fashion-mnist-pof-from24-e30-s0-360a7ca8d98d",
-    "fashion-mnist-sam-e24-s0-4604e4fc4b8b",
+    "fashion-mnist-pof-from48-e60-s0-e359ddd65bfa",
+    "fashion-mnist-sam-e48-s0-1411e5902e44",
   ],
   fig6: [
-    "fashion-mnist-pof-from24-e30-s0-360a7ca8d98d",
-    "fashion-mnist-sam-e24-s0-4604e4fc4b8b",
-    "fashion-mnist-sgd-e30-s0-9ed152f50cd7",
+    "fashion-mnist-pof-from48-e60-s0-e359ddd65bfa",
+    "fashion-mnist-sam-e48-s0-1411e5902e44",
+    "fashion-mnist-sgd-e60-s0-711b98d7feed",
   ],
   table1: [
-    "fashion-mnist-pof-from24-e30-s0-360a7ca8d98d",
-    "fashion-mnist-sam-e24-s0-4604e4fc4b8b",
-    "fashion-mnist-sam-from24-e30-s0-ec54d10aef27",
-    "fashion-mnist-sgd-e30-s0-9ed152f50cd7",
+    "fashion-mnist-pof-from48-e60-s0-e359ddd65bfa",
+    "fashion-mnist-sam-e48-s0-1411e5902e44",
+    "fashion-mnist-sam-from48-e60-s0-a41a713eec47",
+    "fashion-mnist-sgd-e60-s0-711b98d7feed",
   ],
   table2: [],
   finetune: [
-    "fashion-mnist-pof-from24-e30-s0-360a7ca8d98d",
-    "fashion-mnist-sam-e24-s0-4604e4fc4b8b",
-    "fashion-mnist-sgd-classifier-from25-e26-s0-a59960ec2c3b",
+    "fashion-mnist-pof-from48-e60-s0-e359ddd65bfa",
+    "fashion-mnist-sam-e48-s0-1411e5902e44",
+    "fashion-mnist-sgd-classifier-from50-e52-s0-7d2a5d85316e",
   ],
 };
 
@@ -251,9 +251,9 @@ Deno.test("quick adds the datasets already cached and verified, downloads nothin
     assertEquals(q.datasets[0], PRESETS.quick.datasets[0]);
     assertEquals(q.datasets[1], {
       name: "cifar10",
-      lr: 0.025,
+      lr: 0.1,
       rho: 0.05,
-      trainLimit: 2000,
+      trainLimit: 1000,
     });
     assertStringIncludes(q.description, PRESETS.quick.description);
     assertStringIncludes(q.description, "Cached and included: CIFAR-10 (");
@@ -273,10 +273,10 @@ Deno.test("quick adds the datasets already cached and verified, downloads nothin
       const others = ids.filter((id) => !id.startsWith("fashion-mnist-"));
       if (name === "table1") {
         assertEquals(others.map((id) => id.replace(/-[0-9a-f]{12}$/, "")), [
-          "cifar10-pof-from24-e30-s0",
-          "cifar10-sam-e24-s0",
-          "cifar10-sam-from24-e30-s0",
-          "cifar10-sgd-e30-s0",
+          "cifar10-pof-from48-e60-s0",
+          "cifar10-sam-e48-s0",
+          "cifar10-sam-from48-e60-s0",
+          "cifar10-sgd-e60-s0",
         ]);
       } else assertEquals(others, [], name);
     }

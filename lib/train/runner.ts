@@ -326,9 +326,13 @@ export async function trainRun(
         bar?.line(
           `${id}: epoch ${epoch}/${config.epochs} loss ${
             out.record.trainLoss.toFixed(4)
-          }${pof} train err ${out.record.trainError.toFixed(2)}% test err ${
-            out.record.testError.toFixed(2)
-          }% lr ${out.record.lr.toExponential(2)} (${
+          }${pof}${
+            Number.isFinite(out.record.testError)
+              ? ` train err ${out.record.trainError.toFixed(2)}% test err ${
+                out.record.testError.toFixed(2)
+              }%`
+              : " (not evaluated)"
+          } lr ${out.record.lr.toExponential(2)} (${
             formatDuration((performance.now() - te) / 1000)
           })`,
         );

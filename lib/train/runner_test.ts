@@ -256,3 +256,25 @@ Deno.test("kill -9 at random moments, resume (wasm, 2 threads): final metrics id
     .map(deterministicPart);
   assertEquals(resumed, reference);
 });
+
+Deno.test("evalEvery: only every k-th, kept and last epochs are evaluated, and training is unchanged", async () => {
+  const every = toyRun(5);
+  const sparse: RunConfig = { ...every, keepEpochs: [3], evalEvery: 2 };
+  const a = await Deno.makeTempDir(), b = await Deno.makeTempDir();
+  await trainRun(every, { runsDir: a, build: buildRun });
+  await trainRun(sparse, { runsDir: b, build: buildRun });
+  const full = await readMetrics(`${runDir(a, every)}/metrics.jsonl`);
+  const part = await readMetrics(`${runDir(b, sparse)}/metrics.jsonl`);
+  const evaluated = part.filter((r) => Number.isFinite(r.testError))
+    .map((r) => r.epoch);
+  assertEquals(evaluated, [2, 3, 4, 5]);
+  for (const r of part) {
+    const f = full[r.epoch - 1];
+    // Evaluation draws no randomness: the training path is the same.
+    assertEquals(r.trainLoss, f.trainLoss);
+    if (evaluated.includes(r.epoch)) {
+      assertEquals([r.testError, r.trainError], [f.testError, f.trainError]);
+    } else assert(!Number.isFinite(r.trainError), `epoch ${r.epoch}`);
+  }
+  assert(runId(sparse) !== runId({ ...every, keepEpochs: [3] }));
+});

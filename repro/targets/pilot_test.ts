@@ -119,20 +119,20 @@ Deno.test("pilot summary: means, paired interval, criterion and costs by hand", 
   assertAlmostEquals(c.ci95![0], -0.9 - half, 1e-8);
   assertAlmostEquals(c.ci95![1], -0.9 + half, 1e-8);
   assertEquals(c.verdict, "reproduced"); // half = 0.430 < 0.9
-  // Cost: 2 s (1.5 CPU s) per epoch; SGD 15 epochs, SAM 12 + 3.
+  // Cost: 2 s (1.5 CPU s) per epoch; SGD 60 epochs, SAM 48 + 12.
   assertEquals(r.cost[0], {
     seed: 0,
-    sgdSeconds: 30,
-    samSeconds: 30,
-    sgdCpuSeconds: 22.5,
-    samCpuSeconds: 22.5,
+    sgdSeconds: 120,
+    samSeconds: 120,
+    sgdCpuSeconds: 90,
+    samCpuSeconds: 90,
     meanLoad: 3,
   });
-  // Runs: SGD, SAM base (12 epochs), SAM continued (3) per seed.
+  // Runs: SGD, SAM base (48 epochs), SAM continued (12) per seed.
   assertEquals(r.runs.length, 9);
   assertEquals(
     r.runs.slice(0, 3).map((x) => [x.method, x.epochsDone, x.done]),
-    [["sgd", 15, true], ["sam", 12, true], ["sam", 3, true]],
+    [["sgd", 60, true], ["sam", 48, true], ["sam", 12, true]],
   );
   assertEquals(r.runs[0].secondsPerEpoch, 2);
   assertEquals(r.runs[0].cpuSecondsPerEpoch, 1.5);
