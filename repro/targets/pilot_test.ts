@@ -141,9 +141,9 @@ Deno.test("pilot summary: means, paired interval, criterion and costs by hand", 
   const md = await Deno.readTextFile(`${outDir}/summary.md`);
   assert(md.includes(`| ${name} |`), md);
   assert(md.includes("-0.90 [-1.33, -0.47] reproduced"), md);
-  // Wall 30 + 30 s = 1.0 min per seed, CPU 22.5 + 22.5 s = 0.8 min.
-  assert(md.includes("| 0.5 + 0.5 = 1.0 | 0.8 | 3.0 |"), md);
-  assert(md.includes("| sam seed 2 (12 -> 15) | 3 of 3 (done) |"), md);
+  // Wall 120 + 120 s = 4.0 min per seed, CPU 90 + 90 s = 3.0 min.
+  assert(md.includes("| 2.0 + 2.0 = 4.0 | 3.0 | 3.0 |"), md);
+  assert(md.includes("| sam seed 2 (48 -> 60) | 12 of 12 (done) |"), md);
   await Deno.remove(outDir, { recursive: true });
 });
 
