@@ -119,7 +119,7 @@ Options:
                          results/<preset>-rehearsal)
   --rehearse-batch B   with --rehearse: update batch B instead of the preset's (weak batch min(32, B))
   --grid A,B,...       pilot only: the grid settings to train (default: all; names in
-                         repro/targets/pilot.ts, e.g. n10000-wrn10x1-e15-b128-rho0.02)
+                         repro/targets/pilot.ts, e.g. n1000-wrn10x1-e60-b64-lr0.1-rho0.05)
   --dry-run            list the runs needed, what is done, and the work estimate; train nothing
   --quiet              no progress output
   -h, --help           this text`;
