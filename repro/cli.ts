@@ -39,6 +39,11 @@ export interface CliOptions {
   jobs?: number;
   /** `--train-only`: train the runs (of this shard), write no target files. */
   trainOnly: boolean;
+  /**
+   * `--steal`: with `--shard`, once this shard's runs are done or waiting on
+   * another process, also train other shards' unclaimed runs.
+   */
+  steal: boolean;
   dryRun: boolean;
   quiet: boolean;
   checkpointEvery: number;
@@ -103,10 +108,12 @@ Options:
                          with --jobs N, each process gets max(1, floor(threads / N))
   --jobs N             run as N cooperating processes (default: every logical core on the CPU backends
                          wasm and cpu, 1 on tensorflow and webgpu; never more than the runs left to
-                         train): first N processes train the runs (--shard i/N --train-only), then up to
+                         train): first N processes train the runs (--shard i/N --steal --train-only), then up to
                          N processes write the targets' files, a target that times itself (table2)
                          alone afterwards with every thread; --jobs 1: one process
   --shard i/n          train only shard i of n of the run list (0 <= i < n)
+  --steal              with --shard: never wait while other shards' runs are unclaimed; train those
+                         too (what --jobs does, so no process idles while runs are left)
   --train-only         train the runs (of this shard) and write no target files (e.g. cluster jobs;
                          run again without it to write them)
   --checkpoint-every K checkpoint every K epochs (default: the preset's)
@@ -151,7 +158,7 @@ export const STRING_FLAGS: readonly string[] = [
   "rehearse-batch",
   "grid",
 ];
-const BOOLEAN_FLAGS = ["dry-run", "help", "quiet", "train-only"];
+const BOOLEAN_FLAGS = ["dry-run", "help", "quiet", "steal", "train-only"];
 
 function positiveInt(flag: string, value: unknown): number {
   const s = String(value);
@@ -327,6 +334,7 @@ export function parseCli(args: string[]): CliOptions | "help" {
     shard,
     jobs,
     trainOnly: a["train-only"] === true,
+    steal: a.steal === true,
     dryRun: a["dry-run"] === true,
     quiet: a.quiet === true,
     checkpointEvery: flag["checkpoint-every"] === undefined

@@ -348,7 +348,7 @@ export async function runJobs(
   const t0 = performance.now();
 
   say(
-    `jobs: training ${runsLeft} run(s) in ${jobs} processes (--shard i/${jobs}, ${perJob} thread(s) each)`,
+    `jobs: training ${runsLeft} run(s) in ${jobs} processes (--shard i/${jobs} --steal, ${perJob} thread(s) each)`,
   );
   const training: Job[] = Array.from({ length: jobs }, (_, i) => ({
     what: `--shard ${i}/${jobs}`,
@@ -357,6 +357,7 @@ export async function runJobs(
       ...common,
       "--shard",
       `${i}/${jobs}`,
+      "--steal",
       "--threads",
       String(perJob),
       ...(options.trainOnly ? [] : ["--train-only"]),

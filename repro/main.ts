@@ -402,6 +402,7 @@ export async function main(args: string[]): Promise<number> {
       checkpointEvery: options.checkpointEvery,
       progress: bar,
       shard: options.shard,
+      steal: options.steal,
       train: partial.length
         ? async (config, o) => {
           const update = async () => {

@@ -120,3 +120,66 @@ Deno.test("a lock is exclusive between claimants and a dead holder's lock is tak
   assert(await tryLock(dir, "c"));
   assertEquals((await readLock(dir))!.token, "c");
 });
+
+Deno.test("--steal: a shard alone trains every run; two stealing shards share the work, each run once, none idle", async () => {
+  const all = withDependencies(table1Runs()).map(runId);
+  const fake =
+    (dir: string, log: string[], ms: (id: string) => number) =>
+    async (config: RunConfig) => {
+      const id = runId(config);
+      if (config.from) {
+        await Deno.stat(`${dir}/${runId(config.from.run)}/done.json`);
+      }
+      log.push(id);
+      await new Promise((r) => setTimeout(r, ms(id)));
+      await Deno.writeTextFile(`${dir}/${id}/done.json`, "{}");
+    };
+  const plan = (dir: string, i: number, steal: boolean, log: string[]) =>
+    runPlan(table1Runs(), {
+      runsDir: dir,
+      build: () => Promise.reject(new Error("not used")),
+      shard: { index: i, count: 2 },
+      lockToken: `shard-${i}`,
+      pollSeconds: 0.01,
+      steal,
+      train: fake(dir, log, () => 1),
+    });
+  // Alone, without --steal a shard trains its own runs and their parents
+  // only; with it, every run.
+  const own: string[] = [], every: string[] = [];
+  await plan(await Deno.makeTempDir(), 0, false, own);
+  assert(own.length < all.length, `${own.length} of ${all.length}`);
+  await plan(await Deno.makeTempDir(), 0, true, every);
+  assertEquals([...every].sort(), [...all].sort());
+  // Two stealing shards, shard 1's first run made slow: shard 0 does not
+  // wait for it but takes the rest, and every run is trained exactly once.
+  const dir = await Deno.makeTempDir();
+  const slow = shardIds(all, { index: 1, count: 2 })
+    .find((id) => !id.includes("-from"))!;
+  const logs: string[][] = [[], []];
+  const t0 = performance.now();
+  await Promise.all([0, 1].map((i) =>
+    runPlan(table1Runs(), {
+      runsDir: dir,
+      build: () => Promise.reject(new Error("not used")),
+      shard: { index: i, count: 2 },
+      lockToken: `shard-${i}`,
+      pollSeconds: 0.01,
+      steal: true,
+      train: fake(dir, logs[i], (id) => id === slow ? 300 : 1),
+    })
+  ));
+  assert(performance.now() - t0 < 2000);
+  assertEquals([...logs[0], ...logs[1]].sort(), [...all].sort());
+  assert(logs[1].includes(slow));
+  // While shard 1 held the slow run, shard 0 trained everything else that
+  // did not depend on it.
+  const dependsOnSlow = withDependencies(table1Runs())
+    .filter((c) => c.from && runId(c.from.run) === slow).map(runId);
+  const after = logs[1].slice(logs[1].indexOf(slow) + 1);
+  assert(after.every((id) => dependsOnSlow.includes(id)), after.join());
+  assert(
+    logs[0].length > logs[1].length,
+    `${logs[0].length} vs ${logs[1].length}`,
+  );
+});

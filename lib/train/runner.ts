@@ -439,6 +439,12 @@ export async function planRuns(
 /** Options of {@link runPlan}. */
 export interface RunPlanOptions extends TrainRunOptions {
   shard?: Shard;
+  /**
+   * Never wait while runs are unclaimed: this shard's runs first, then any
+   * other shard's, each as soon as its dependency is done; wait only when
+   * every run left is held by another process (what `--jobs` uses).
+   */
+  steal?: boolean;
   /** Seconds between checks while waiting for another process's run. */
   pollSeconds?: number;
   /** Lock token of this process (default `<hostname>:<pid>`). */
@@ -451,6 +457,9 @@ export interface RunPlanOptions extends TrainRunOptions {
  * Executes this shard's runs: for each owned run in dependency order, first
  * makes sure its dependencies are done (claiming and training an unclaimed
  * one, waiting for one another process holds), then claims and trains it.
+ * With `steal`, it never waits while a run is claimable: it repeatedly takes
+ * the first unclaimed run (own runs first, then other shards') whose parent
+ * is done, and waits only when every run left is held by another process.
  * Returns the ids this process trained.
  *
  * @example
@@ -512,6 +521,37 @@ export async function runPlan(
       await new Promise((r) => setTimeout(r, poll));
     }
   };
+  if (options.steal) {
+    const ids = [...byId.keys()];
+    const order = [
+      ...ids.filter((id) => owned.has(id)),
+      ...ids.filter((id) => !owned.has(id)),
+    ];
+    while (true) {
+      let left = 0, claimed = false;
+      for (const id of order) {
+        const config = byId.get(id)!;
+        if (await readDone(options.runsDir, config)) continue;
+        left++;
+        const from = config.from?.run;
+        if (from && !(await readDone(options.runsDir, from))) continue;
+        const dir = `${options.runsDir}/${id}`;
+        if (!(await tryLock(dir, options.lockToken))) continue;
+        try {
+          if (!(await readDone(options.runsDir, config))) {
+            await train(config, options);
+            trained.push(id);
+          }
+        } finally {
+          await releaseLock(dir, options.lockToken);
+        }
+        claimed = true;
+        break; // back to the first run left: own runs keep priority
+      }
+      if (left === 0) return trained;
+      if (!claimed) await new Promise((r) => setTimeout(r, poll));
+    }
+  }
   for (const id of [...byId.keys()]) {
     if (owned.has(id)) await ensure(byId.get(id)!);
   }
