@@ -406,9 +406,10 @@ function runsSection(data: PilotJson): string[] {
  * ```
  */
 export function pilotMarkdown(data: PilotJson): string {
-  const pm = (m: number | null, s: number | null) =>
-    m === null ? "-" : formatMeanStd({ mean: m, std: s ?? 0, n: 0 });
   const rows = data.settings.map((r) => {
+    const n = r.seedsDone.length;
+    const pm = (m: number | null, s: number | null) =>
+      m === null ? "-" : formatMeanStd({ mean: m, std: s ?? 0, n });
     const c = r.comparison;
     const secs = r.cost.map((c) => c.sgdSeconds + c.samSeconds);
     const cpu = r.cost.flatMap((c) =>
