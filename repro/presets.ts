@@ -457,6 +457,11 @@ function base(p: Preset, ds: DatasetSettings, seed: number) {
   };
 }
 
+// A run that continues another evaluates every epoch (Fig. 4's zoom).
+function continuation(p: Preset, ds: DatasetSettings, seed: number) {
+  return { ...base(p, ds, seed), evalEvery: undefined };
+}
+
 /**
  * SGD from scratch to the last epoch (Table 1 evaluates it at `midEpoch` and `epochs`).
  *
@@ -519,8 +524,7 @@ export function samContinuedRun(
   seed: number,
 ): RunConfig {
   return {
-    ...base(p, ds, seed),
-    evalEvery: undefined, // continuations evaluate every epoch (Fig. 4's zoom)
+    ...continuation(p, ds, seed),
     method: { name: "sam", rho: ds.rho },
     epochs: p.epochs,
     keepEpochs: [p.epochs],
@@ -547,8 +551,7 @@ export function pofRun(
   seed: number,
 ): RunConfig {
   return {
-    ...base(p, ds, seed),
-    evalEvery: undefined, // continuations evaluate every epoch (Fig. 4's zoom)
+    ...continuation(p, ds, seed),
     method: {
       name: "pof",
       pof: {
@@ -588,8 +591,7 @@ export function finetuneRun(
     p.epochs - 1,
   );
   return {
-    ...base(p, ds, seed),
-    evalEvery: undefined, // continuations evaluate every epoch (Fig. 4's zoom)
+    ...continuation(p, ds, seed),
     method: { name: "sgd-classifier" },
     schedule: { baseLr: lr, milestones: [], factor: 1 },
     epochs: p.pofEarlyEpoch + p.finetuneEpochs,

@@ -39,6 +39,22 @@ function table1Runs(): RunConfig[] {
   return out;
 }
 
+/**
+ * A stand-in for training: checks the run's parent is done (a continuation
+ * never starts before it), reports the run to `onTrain`, waits the
+ * milliseconds it returns, then marks the run done.
+ */
+function fakeTrainer(dir: string, onTrain: (id: string) => number) {
+  return async (config: RunConfig) => {
+    const id = runId(config);
+    if (config.from) {
+      await Deno.stat(`${dir}/${runId(config.from.run)}/done.json`);
+    }
+    await new Promise((r) => setTimeout(r, onTrain(id)));
+    await Deno.writeTextFile(`${dir}/${id}/done.json`, "{}");
+  };
+}
+
 Deno.test("n shards partition the run list: every run owned exactly once", async () => {
   const all = withDependencies(table1Runs()).map(runId);
   assertEquals(all.length, 16);
@@ -65,18 +81,11 @@ Deno.test("n shards partition the run list: every run owned exactly once", async
 Deno.test("two shards running at once train every run exactly once, the shared SAM-200 included", async () => {
   const dir = await Deno.makeTempDir();
   const trainedBy = new Map<string, string[]>();
-  const doneDirs: string[] = [];
-  const fakeTrain = (who: string) => async (config: RunConfig) => {
-    const id = runId(config);
-    // A parent must be done before its continuation starts.
-    if (config.from) {
-      await Deno.stat(`${dir}/${runId(config.from.run)}/done.json`);
-    }
-    trainedBy.set(id, [...(trainedBy.get(id) ?? []), who]);
-    await new Promise((r) => setTimeout(r, 5 + (id.length % 7)));
-    await Deno.writeTextFile(`${dir}/${id}/done.json`, JSON.stringify({ id }));
-    doneDirs.push(id);
-  };
+  const fakeTrain = (who: string) =>
+    fakeTrainer(dir, (id) => {
+      trainedBy.set(id, [...(trainedBy.get(id) ?? []), who]);
+      return 5 + (id.length % 7);
+    });
   const shards = [0, 1].map((i) =>
     runPlan(table1Runs(), {
       runsDir: dir,
@@ -123,17 +132,11 @@ Deno.test("a lock is exclusive between claimants and a dead holder's lock is tak
 
 Deno.test("--steal: a shard alone trains every run; two stealing shards share the work, each run once, none idle", async () => {
   const all = withDependencies(table1Runs()).map(runId);
-  const fake =
-    (dir: string, log: string[], ms: (id: string) => number) =>
-    async (config: RunConfig) => {
-      const id = runId(config);
-      if (config.from) {
-        await Deno.stat(`${dir}/${runId(config.from.run)}/done.json`);
-      }
+  const fake = (dir: string, log: string[], ms: (id: string) => number) =>
+    fakeTrainer(dir, (id) => {
       log.push(id);
-      await new Promise((r) => setTimeout(r, ms(id)));
-      await Deno.writeTextFile(`${dir}/${id}/done.json`, "{}");
-    };
+      return ms(id);
+    });
   const plan = (dir: string, i: number, steal: boolean, log: string[]) =>
     runPlan(table1Runs(), {
       runsDir: dir,

@@ -493,32 +493,40 @@ export async function runPlan(
   const train = options.train ?? trainRun;
   const poll = (options.pollSeconds ?? 5) * 1000;
 
+  const sleep = () => new Promise((r) => setTimeout(r, poll));
+  // Claims the run's lock and trains it unless it is done by then; false
+  // when another process holds the lock.
+  const claimAndTrain = async (config: RunConfig): Promise<boolean> => {
+    const id = runId(config);
+    const dir = `${options.runsDir}/${id}`;
+    if (!(await tryLock(dir, options.lockToken))) return false;
+    try {
+      if (!(await readDone(options.runsDir, config))) {
+        await train(config, options);
+        trained.push(id);
+      }
+    } finally {
+      await releaseLock(dir, options.lockToken);
+    }
+    return true;
+  };
+
   const ensure = async (config: RunConfig): Promise<void> => {
     if (config.from) await ensure(config.from.run);
     const id = runId(config);
-    const dir = `${options.runsDir}/${id}`;
     let announced = false;
     while (true) {
       if (await readDone(options.runsDir, config)) return;
-      if (await tryLock(dir, options.lockToken)) {
-        try {
-          if (!(await readDone(options.runsDir, config))) {
-            await train(config, options);
-            trained.push(id);
-          }
-        } finally {
-          await releaseLock(dir, options.lockToken);
-        }
-        return;
-      }
+      if (await claimAndTrain(config)) return;
       if (!announced) {
+        const dir = `${options.runsDir}/${id}`;
         const holder = await readLock(dir);
         options.progress?.line(
           `${id}: being trained by pid ${holder?.pid} on ${holder?.hostname}; waiting for it`,
         );
         announced = true;
       }
-      await new Promise((r) => setTimeout(r, poll));
+      await sleep();
     }
   };
   if (options.steal) {
@@ -535,21 +543,12 @@ export async function runPlan(
         left++;
         const from = config.from?.run;
         if (from && !(await readDone(options.runsDir, from))) continue;
-        const dir = `${options.runsDir}/${id}`;
-        if (!(await tryLock(dir, options.lockToken))) continue;
-        try {
-          if (!(await readDone(options.runsDir, config))) {
-            await train(config, options);
-            trained.push(id);
-          }
-        } finally {
-          await releaseLock(dir, options.lockToken);
-        }
+        if (!(await claimAndTrain(config))) continue;
         claimed = true;
         break; // back to the first run left: own runs keep priority
       }
       if (left === 0) return trained;
-      if (!claimed) await new Promise((r) => setTimeout(r, poll));
+      if (!claimed) await sleep();
     }
   }
   for (const id of [...byId.keys()]) {
