@@ -20,7 +20,10 @@ import { PRESETS, sgdRun } from "./presets.ts";
 import { runId } from "../lib/train/run_id.ts";
 import { deterministicPart, readMetrics } from "../lib/train/metrics_log.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
+import {
+  reproCommand as repro,
+  runRepro as run,
+} from "../tests/helpers/repro_cli.ts";
 
 Deno.test("partitionByCost: longest processing time first, exact small cases", () => {
   const cost: Record<string, number> = { a: 5, b: 4, c: 3, d: 3, e: 2, f: 1 };
@@ -88,31 +91,6 @@ Deno.test("forwardedArgs: every flag but --jobs and --threads, no targets", () =
     ["--preset=smoke", "--out", "r/x", "--quiet", "--datasets", "a,b"],
   );
 });
-
-function repro(args: string[], stdout: "piped" | "null" = "piped") {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--import-map=tools/offline_import_map.json",
-      "repro/main.ts",
-      ...args,
-    ],
-    cwd: ROOT,
-    stdin: "null",
-    stdout,
-    stderr: "piped",
-  });
-}
-
-async function run(args: string[]) {
-  const out = await repro(args).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-}
 
 /** Processes (other than this one) whose command line mentions `text`. */
 function processesMentioning(text: string): number[] {

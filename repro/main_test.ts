@@ -12,7 +12,7 @@ import { BACKEND_NAMES } from "../lib/backend.ts";
 import { datasetInfo } from "../lib/data/dataset_registry.ts";
 import { fabricateDataset } from "../lib/data/fixture_files.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
+import { runRepro as cli } from "../tests/helpers/repro_cli.ts";
 
 Deno.test("every flag error is a UsageError naming the value and the valid choices", () => {
   const cases: [string[], string[]][] = [
@@ -132,26 +132,6 @@ Deno.test("defaults, all, and a full valid command line", () => {
   for (const t of TARGET_NAMES) assertStringIncludes(HELP, t);
   for (const p of PRESET_NAMES) assertStringIncludes(HELP, p);
 });
-
-async function cli(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--import-map=tools/offline_import_map.json",
-      "repro/main.ts",
-      ...args,
-    ],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-}
 
 Deno.test("the CLI exits 2 with one error line on a bad flag, 0 with --help", async () => {
   const bad = await cli(["fig9", "--preset", "smoke"]);
