@@ -52,6 +52,7 @@ import {
 } from "./shard.ts";
 import { writeFileAtomic } from "../atomic_write.ts";
 import { rehearsalEpoch } from "./rehearsal.ts";
+import { explainMemoryError } from "../backend_memory.ts";
 import {
   describeResources,
   peakRssBytes,
@@ -278,16 +279,28 @@ export async function trainRun(
         },
       };
       let out: ReturnType<typeof trainEpoch>;
-      if (rehearse && rehearse.steps > 0) {
-        // Rehearsals measure the peak bytes of live tensors of their steps.
-        let result: ReturnType<typeof trainEpoch> | undefined;
-        const info = await tf.profile(() => {
-          result = trainEpoch(state, epochOptions);
-        });
-        out = result!;
-        peakTensorBytes = Math.max(peakTensorBytes ?? 0, info.peakBytes);
-      } else {
-        out = trainEpoch(state, epochOptions);
+      try {
+        if (rehearse && rehearse.steps > 0) {
+          // Rehearsals measure the peak bytes of live tensors of their steps.
+          let result: ReturnType<typeof trainEpoch> | undefined;
+          const info = await tf.profile(() => {
+            result = trainEpoch(state, epochOptions);
+          });
+          out = result!;
+          peakTensorBytes = Math.max(peakTensorBytes ?? 0, info.peakBytes);
+        } else {
+          out = trainEpoch(state, epochOptions);
+        }
+      } catch (error) {
+        throw explainMemoryError(
+          error,
+          `run ${id}, epoch ${e + 1}, batch ${config.batchSize}`,
+          {
+            remedy: config.rehearsal
+              ? "use a smaller --rehearse-batch (the README's GPU section lists what fits)"
+              : undefined,
+          },
+        );
       }
       state = out.state;
       last = {

@@ -278,3 +278,33 @@ Deno.test("evalEvery: only every k-th, kept and last epochs are evaluated, and t
   }
   assert(runId(sparse) !== runId({ ...every, keepEpochs: [3] }));
 });
+
+Deno.test("a step that exhausts the wasm heap fails with one line naming the run, its batch and the 4 GiB limit", async () => {
+  // Real exhaustion of the real backend, in a child process (the heap is
+  // spent afterwards): the wasm runtime's own message must be recognised.
+  const dir = await Deno.makeTempDir();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./testdata/heap_exhaustion_run.ts", import.meta.url).pathname,
+      dir,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  const { name, message } = JSON.parse(text.split("\n").at(-1)!);
+  assertEquals(name, "BackendMemoryError", message);
+  const id = runId(toyRun(2));
+  assert(
+    message.startsWith(
+      `run ${id}, epoch 1, batch 32: out of memory on the wasm backend`,
+    ),
+    message,
+  );
+  assert(message.includes("at most 4 GiB"), message);
+  assert(/tensors held 4\.\d\d GB/.test(message), message);
+  assert(!message.includes("\n"), message);
+  await Deno.remove(dir, { recursive: true });
+});
