@@ -53,6 +53,12 @@ export {
   useBackend,
   type UseBackendOptions,
 } from "./lib/backend.ts";
+export {
+  BackendMemoryError,
+  explainMemoryError,
+  type ExplainMemoryOptions,
+  WASM_HEAP_BYTES,
+} from "./lib/backend_memory.ts";
 
 // Models
 export {
