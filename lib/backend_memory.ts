@@ -62,7 +62,7 @@ export function explainMemoryError(
   if (!HEAP_EXHAUSTED.test(message)) return error;
   const held = options.heldBytes ?? tf.memory().numBytes;
   const remedy = options.remedy ??
-    "use a smaller batch, or the tensorflow backend on a GPU";
+    "use a smaller batch (in a rehearsal: --rehearse-batch), or the tensorflow backend on a GPU";
   return new BackendMemoryError(
     `${what}: out of memory on the wasm backend, whose heap holds at most ${
       WASM_HEAP_BYTES / 1024 ** 3

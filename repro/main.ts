@@ -6,6 +6,10 @@
  *
  * @module
  */
+import {
+  BackendMemoryError,
+  explainMemoryError,
+} from "../lib/backend_memory.ts";
 import { type BackendInfo, threadsNote, useBackend } from "../lib/backend.ts";
 import { Rng } from "../lib/rng.ts";
 import { runId, withDependencies } from "../lib/train/run_id.ts";
@@ -443,7 +447,17 @@ export async function main(args: string[]): Promise<number> {
     }
     const tt = performance.now();
     say(`${t.name}: producing (${t.title})`);
-    const out = await produce(t);
+    let out: TargetOutput;
+    try {
+      out = await produce(t);
+    } catch (e) {
+      // Out of wasm heap in a target's own steps (Table 2's timing, the
+      // figures' statistics): one line, as for the runs.
+      const explained = explainMemoryError(e, `target ${t.name}`);
+      if (!(explained instanceof BackendMemoryError)) throw e;
+      console.error(`error: ${explained.message}`);
+      return 1;
+    }
     summary.push([t.name, out]);
     say(
       `${t.name}: wrote ${out.files.join(", ")} (${

@@ -295,11 +295,6 @@ export async function trainRun(
         throw explainMemoryError(
           error,
           `run ${id}, epoch ${e + 1}, batch ${config.batchSize}`,
-          {
-            remedy: config.rehearsal
-              ? "use a smaller --rehearse-batch (the README's GPU section lists what fits)"
-              : undefined,
-          },
         );
       }
       state = out.state;
