@@ -24,7 +24,12 @@ import {
 import { loadCheckpoint } from "../lib/train/checkpoint.ts";
 import { startEpoch } from "../lib/train/run_config.ts";
 import { formatDuration, ProgressBar } from "../lib/train/progress.ts";
-import { buildRun, modelFor, runWork } from "../lib/train/build.ts";
+import {
+  buildRun,
+  modelFor,
+  runWork,
+  trainingImagesLeft,
+} from "../lib/train/build.ts";
 import { cachedDatasets, withCachedDatasets } from "./presets.ts";
 import { rehearsalPreset } from "./rehearsal.ts";
 import { describeResources, machineLine } from "../lib/train/resources.ts";
@@ -213,16 +218,23 @@ export async function dryRunReport(
       ? r.config.epochs
       : (r.checkpoint ?? startEpoch(r.config));
     const left = r.config.epochs - doneEpochs;
-    const macs = left * w.imagesPerEpoch * w.multiplyAddsPerImage;
+    const images = trainingImagesLeft(r.config, doneEpochs);
+    const macs = images * w.multiplyAddsPerImage;
     if (r.owned && r.status !== "done") totalMacs += macs;
     lines.push(
       `  ${r.status.padEnd(7)} ${
         r.owned ? "this shard " : "other/dep  "
       }${r.id}  epochs ${startEpoch(r.config)}->${r.config.epochs}${
         r.status === "partial" ? ` (checkpoint ${r.checkpoint})` : ""
-      }  left: ${left} x ${w.imagesPerEpoch} images x ${
-        fmtNum(w.multiplyAddsPerImage)
-      } MACs = ${fmtNum(macs)} forward MACs`,
+      }  left: ${
+        r.config.rehearsal
+          ? `${
+            images / r.config.batchSize
+          } rehearsal step(s) x ${r.config.batchSize}`
+          : `${left} x ${w.imagesPerEpoch}`
+      } images x ${fmtNum(w.multiplyAddsPerImage)} MACs = ${
+        fmtNum(macs)
+      } forward MACs`,
     );
   }
   for (const t of targets) {

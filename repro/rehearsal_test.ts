@@ -15,6 +15,7 @@ import {
 import { parseCli, UsageError } from "./cli.ts";
 import { PRESETS } from "./presets.ts";
 import { rehearsalPreset } from "./rehearsal.ts";
+import { dryRunReport, loadTarget } from "./main.ts";
 import type { EpochRecord } from "./target.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -44,6 +45,44 @@ Deno.test("--rehearse flags: default folder, --rehearse-batch needs --rehearse, 
     RangeError,
     '"mnist" is not a dataset of preset paper',
   );
+});
+
+Deno.test("--dry-run of a rehearsal counts the rehearsal's steps and analysis images, not the real epochs", async () => {
+  const o = parseCli([
+    "fig5",
+    "--preset",
+    "paper",
+    "--rehearse",
+    "3",
+    "--rehearse-batch",
+    "2",
+    "--out",
+    await Deno.makeTempDir(),
+  ]);
+  assert(o !== "help");
+  const preset = rehearsalPreset(
+    { ...o.preset, datasets: [PRESETS.paper.datasets.at(-1)!] },
+    { steps: 3, batchSize: 2, standIns: [] },
+  );
+  const report = await dryRunReport([await loadTarget("fig5")], {
+    ...o,
+    preset,
+    seeds: 1,
+  });
+  // SAM-200: segments 0-60, 60-120, 120-160, 160-200, 3 steps each of batch 2.
+  assertStringIncludes(
+    report,
+    "epochs 0->200  left: 12 rehearsal step(s) x 2 images",
+  );
+  // PoF 200 -> 250: segments 200-210 (kept epoch), 210-220 (the
+  // fine-tuning's end, a rehearsal cut) and 220-250.
+  assert(
+    /pof-from200\S+ {2}epochs 200->250 {2}left: 9 rehearsal step\(s\) x 2 images/
+      .test(report),
+    report,
+  );
+  // Fig. 5 analyses 2 weak batches (4 images) of each split.
+  assertStringIncludes(report, "full-split Hessians (8 images)");
 });
 
 const TARGETS = ["fig4", "fig5", "fig6", "table1", "table2", "finetune"];

@@ -37,7 +37,7 @@ import type { Batch } from "../data/batch.ts";
 import type { EvalData, TrainData } from "../data/batch.ts";
 import type { Method } from "../optim/method.ts";
 import { lrAt, type RunConfig } from "./run_config.ts";
-import { rehearsalStepEpoch } from "./rehearsal.ts";
+import { rehearsalSegments, rehearsalStepEpoch } from "./rehearsal.ts";
 import { standInImages } from "../data/stand_in_images.ts";
 import type { RunBuilder, RunParts } from "./runner.ts";
 import {
@@ -101,6 +101,35 @@ export function runWork(
     imagesPerEpoch: Math.floor(n / config.batchSize) * config.batchSize,
     multiplyAddsPerImage: modelFor(config.model, config.dataset).multiplyAdds,
   };
+}
+
+/**
+ * Training images a run still has to process after `doneEpochs` epochs (for
+ * `--dry-run`): the remaining epochs' images, or for a rehearsal its
+ * remaining epoch-segments' steps x batch (lib/train/rehearsal.ts).
+ *
+ * @example
+ * ```ts
+ * import { trainingImagesLeft } from "./build.ts";
+ * const c = { dataset: "toy", model: { kind: "mlp" as const, hidden: [8] }, method: { name: "sgd" as const },
+ *   seed: 0, epochs: 10, batchSize: 32, schedule: { baseLr: 0.1, milestones: [4], factor: 1 },
+ *   momentum: 0.9, weightDecay: 0, keepEpochs: [], trainLimit: 100 };
+ * if (trainingImagesLeft(c, 4) !== 6 * 96) throw new Error();
+ * // Rehearsed: segments 0-4 and 4-10, 2 steps each; after epoch 4 one segment is left.
+ * const r = { ...c, rehearsal: { steps: 2, evalImages: 8, standIn: true } };
+ * if (trainingImagesLeft(r, 0) !== 2 * 2 * 32 || trainingImagesLeft(r, 4) !== 2 * 32) throw new Error();
+ * ```
+ */
+export function trainingImagesLeft(
+  config: RunConfig,
+  doneEpochs: number,
+): number {
+  const r = config.rehearsal;
+  if (!r) return (config.epochs - doneEpochs) * runWork(config).imagesPerEpoch;
+  const segments = rehearsalSegments(config).filter((s) =>
+    s.start >= doneEpochs
+  );
+  return segments.length * r.steps * config.batchSize;
 }
 
 /**
@@ -401,6 +430,31 @@ export interface AnalysisData {
 }
 
 /**
+ * How many images of each split the checkpoint analyses of a run use (its
+ * `trainLimit` / `testLimit`; a rehearsal only its first `evalImages`;
+ * Infinity: the whole split).
+ *
+ * @example
+ * ```ts
+ * import { analysisLimits } from "./build.ts";
+ * const c = { dataset: "cifar10", model: { kind: "wrn" as const, depth: 10, widen: 1 }, method: { name: "sgd" as const },
+ *   seed: 0, epochs: 1, batchSize: 8, schedule: { baseLr: 0.1, milestones: [], factor: 1 },
+ *   momentum: 0.9, weightDecay: 0, keepEpochs: [], testLimit: 100 };
+ * const a = analysisLimits(c), b = analysisLimits({ ...c, rehearsal: { steps: 1, evalImages: 64, standIn: true } });
+ * if (a.train !== Infinity || a.test !== 100 || b.train !== 64 || b.test !== 64) throw new Error();
+ * ```
+ */
+export function analysisLimits(
+  config: RunConfig,
+): { train: number; test: number } {
+  const cap = config.rehearsal?.evalImages ?? Infinity;
+  return {
+    train: Math.min(config.trainLimit ?? Infinity, cap),
+    test: Math.min(config.testLimit ?? Infinity, cap),
+  };
+}
+
+/**
  * The data a run trained on, for checkpoint analyses (Figs. 5, 6).
  *
  * @example
@@ -416,17 +470,15 @@ export async function analysisData(config: RunConfig): Promise<AnalysisData> {
   const small = config.dataset === SYNTHETIC_8X8;
   const info = imageDatasetInfo(small ? "synthetic-images" : config.dataset);
   const standIn = config.rehearsal?.standIn ?? false;
-  // A rehearsal analyses only its first few images of each split.
-  const n = (limit?: number) =>
-    Math.min(limit ?? Infinity, config.rehearsal?.evalImages ?? Infinity);
+  const n = analysisLimits(config);
   return {
     train: limitImages(
       await imageSplit(config.dataset, "train", undefined, standIn),
-      n(config.trainLimit),
+      n.train,
     ),
     test: limitImages(
       await imageSplit(config.dataset, "test", undefined, standIn),
-      n(config.testLimit),
+      n.test,
     ),
     augment: { mean: info.mean, std: info.std },
     trainAugment: trainAugment(config),

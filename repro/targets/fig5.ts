@@ -30,6 +30,7 @@ import {
 import { disposeTree } from "../../lib/tree.ts";
 import {
   analysisData,
+  analysisLimits,
   imageEvalData,
   runWork,
   sampleBatches,
@@ -184,8 +185,9 @@ export const target: Target = {
     const run = pofRun(p, p.datasets[0], seeds[0]);
     const info = runDatasetInfo(run.dataset);
     const macs = runWork(run).multiplyAddsPerImage;
-    const split = Math.min(info.trainSize, run.trainLimit ?? Infinity) +
-      Math.min(info.testSize, run.testLimit ?? Infinity);
+    const limits = analysisLimits(run);
+    const split = Math.min(info.trainSize, limits.train) +
+      Math.min(info.testSize, limits.test);
     return [{
       description:
         `u^T H u on ${p.histogramBatches} train + ${p.histogramBatches} test mini-batches of ${p.weakBatchSize} ` +
