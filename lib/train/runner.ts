@@ -331,16 +331,20 @@ export async function trainRun(
       // A rehearsal's bookkeeping-only epochs are not printed.
       const shown = !rehearse || rehearse.steps > 0 || rehearse.closesSegment;
       if (shown) {
+        // A rehearsal's epoch without steps has no loss or learning rate.
+        const stepped = !rehearse || rehearse.steps > 0;
         bar?.line(
-          `${id}: epoch ${epoch}/${config.epochs} loss ${
-            out.record.trainLoss.toFixed(4)
-          }${pof}${
+          `${id}: epoch ${epoch}/${config.epochs}${
+            stepped
+              ? ` loss ${out.record.trainLoss.toFixed(4)}${pof}`
+              : " (no steps in this epoch of the rehearsal)"
+          }${
             Number.isFinite(out.record.testError)
               ? ` train err ${out.record.trainError.toFixed(2)}% test err ${
                 out.record.testError.toFixed(2)
               }%`
               : " (not evaluated)"
-          } lr ${out.record.lr.toExponential(2)} (${
+          }${stepped ? ` lr ${out.record.lr.toExponential(2)}` : ""} (${
             formatDuration((performance.now() - te) / 1000)
           })`,
         );

@@ -6,6 +6,7 @@ import { buildRun } from "./build.ts";
 import { checkpointName, listCheckpoints } from "./checkpoint.ts";
 import { deterministicPart, readMetrics } from "./metrics_log.ts";
 import { readDone, runDir, trainRun } from "./runner.ts";
+import { ProgressBar } from "./progress.ts";
 import type { RunConfig } from "./run_config.ts";
 import { runId } from "./run_id.ts";
 import { toyRun } from "./testdata/train_toy.ts";
@@ -306,5 +307,39 @@ Deno.test("a step that exhausts the wasm heap fails with one line naming the run
   assert(message.includes("at most 4 GiB"), message);
   assert(/tensors held 4\.\d\d GB/.test(message), message);
   assert(!message.includes("\n"), message);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a rehearsed run prints its stepping and evaluated epochs, never a NaN loss or learning rate", async () => {
+  const config: RunConfig = {
+    ...toyRun(6),
+    rehearsal: { steps: 1, evalImages: 16, standIn: false },
+  };
+  const dir = await Deno.makeTempDir();
+  const lines: string[] = [];
+  await trainRun(config, {
+    runsDir: dir,
+    build: buildRun,
+    progress: new ProgressBar({ tty: false, write: (t) => lines.push(t) }),
+  });
+  const text = lines.join("");
+  // Segments 0-2 (milestone) and 2-6: steps in epochs 1 and 3, evaluations
+  // in epochs 2 and 6; epochs 4-5 are bookkeeping only and not printed.
+  assert(
+    /epoch 1\/6 loss \d\.\d{4} \(not evaluated\) lr 5\.00e-2/.test(text),
+    text,
+  );
+  assert(
+    /epoch 2\/6 \(no steps in this epoch of the rehearsal\) train err/.test(
+      text,
+    ),
+    text,
+  );
+  assert(
+    /epoch 3\/6 loss \d\.\d{4} \(not evaluated\) lr 1\.00e-2/.test(text),
+    text,
+  );
+  assert(!text.includes("epoch 4/6"), text);
+  assert(!/NaN/.test(text), text);
   await Deno.remove(dir, { recursive: true });
 });
