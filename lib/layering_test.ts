@@ -21,6 +21,7 @@ const RANK: Record<string, number> = {
   wasm_threads: 0,
   rng: 1,
   backend: 1,
+  backend_memory: 1,
   tree: 2,
   models: 3,
   data: 3,
