@@ -7,6 +7,7 @@
  *
  * @module
  */
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 
 /** Resources of one run (see the module doc). */
 export interface RunResources {
@@ -100,4 +101,49 @@ export function machineLine(): string {
   return `${navigator.hardwareConcurrency} logical cores, ${
     (Deno.systemMemoryInfo().total / 2 ** 30).toFixed(1)
   } GiB memory, ${Deno.build.os}-${Deno.build.arch}, load average ${load}`;
+}
+
+/**
+ * `fn()` run under `tf.profile`, with the peak bytes of live tensors during
+ * it. While profiling, TensorFlow.js runs every kernel inside the backend's
+ * asynchronous timer, so an error thrown by a kernel (the `wasm` heap running
+ * out, say) would become an unhandled promise rejection that ends the
+ * process with a stack trace, while the engine carries on with the kernel's
+ * missing outputs. Here such a rejection is caught and the first kernel
+ * error is thrown instead, so callers see it like any other.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import { useBackend } from "../backend.ts";
+ * import { profilePeakBytes } from "./resources.ts";
+ * await useBackend("cpu");
+ * const { result, peakBytes } = await profilePeakBytes(() => tf.tidy(() => tf.ones([256]).sum().dataSync()[0]));
+ * if (result !== 256 || peakBytes < 1024) throw new Error(`${result} ${peakBytes}`);
+ * ```
+ */
+export async function profilePeakBytes<T>(
+  fn: () => T,
+): Promise<{ result: T; peakBytes: number }> {
+  let kernelError: { reason: unknown } | null = null;
+  const onRejection = (event: PromiseRejectionEvent) => {
+    kernelError ??= { reason: event.reason };
+    event.preventDefault();
+  };
+  globalThis.addEventListener("unhandledrejection", onRejection);
+  let result: T | undefined;
+  let outcome: { peakBytes: number } | { error: unknown };
+  try {
+    const info = await tf.profile(() => void (result = fn()));
+    outcome = { peakBytes: info.peakBytes };
+  } catch (error) {
+    outcome = { error };
+  } finally {
+    // Rejections are reported once the current task's microtasks have run.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    globalThis.removeEventListener("unhandledrejection", onRejection);
+  }
+  if (kernelError !== null) throw (kernelError as { reason: unknown }).reason;
+  if ("error" in outcome) throw outcome.error;
+  return { result: result as T, peakBytes: outcome.peakBytes };
 }

@@ -1,5 +1,12 @@
-import { assert, assertEquals } from "@std/assert";
-import { describeResources, formatBytes, peakRssBytes } from "./resources.ts";
+import { assert, assertEquals, assertRejects } from "@std/assert";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { useBackend } from "../backend.ts";
+import {
+  describeResources,
+  formatBytes,
+  peakRssBytes,
+  profilePeakBytes,
+} from "./resources.ts";
 
 Deno.test("peakRssBytes: at least the resident size while a touched 256 MiB buffer lives, in bytes", () => {
   const before = peakRssBytes();
@@ -33,4 +40,27 @@ Deno.test("formatBytes / describeResources: units and wording", () => {
     }),
     "peak RSS 5.00 GiB, checkpoint 292.00 MiB on disk, data loaders 1.73 GiB, peak tensor memory 3.00 GiB (backend says: unreliable)",
   );
+});
+
+Deno.test("profilePeakBytes: a kernel's own error reaches the caller instead of ending the process", async () => {
+  // Under tf.profile, kernels run inside the backend's asynchronous timer; the
+  // cpu backend's GatherV2 checks its indices inside the kernel, so this
+  // error is thrown there (as the wasm heap's exhaustion is).
+  await useBackend("cpu");
+  const before = tf.memory().numTensors;
+  await assertRejects(
+    () =>
+      profilePeakBytes(() =>
+        tf.tidy(() => tf.gather(tf.tensor1d([1, 2]), tf.tensor1d([5], "int32")))
+      ),
+    Error,
+    "not in [0, 1]",
+  );
+  // And the process goes on: a later profile works and measures.
+  const { peakBytes } = await profilePeakBytes(() =>
+    tf.tidy(() => tf.add(tf.ones([1000]), 1).dataSync().length)
+  );
+  // Two live 1000-float tensors at the add (its input and output).
+  assert(peakBytes >= 8000, String(peakBytes));
+  assertEquals(tf.memory().numTensors, before);
 });

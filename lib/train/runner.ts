@@ -56,6 +56,7 @@ import { explainMemoryError } from "../backend_memory.ts";
 import {
   describeResources,
   peakRssBytes,
+  profilePeakBytes,
   type RunResources,
 } from "./resources.ts";
 import { loadAverage1, processCpuSeconds } from "./usage.ts";
@@ -282,12 +283,14 @@ export async function trainRun(
       try {
         if (rehearse && rehearse.steps > 0) {
           // Rehearsals measure the peak bytes of live tensors of their steps.
-          let result: ReturnType<typeof trainEpoch> | undefined;
-          const info = await tf.profile(() => {
-            result = trainEpoch(state, epochOptions);
-          });
-          out = result!;
-          peakTensorBytes = Math.max(peakTensorBytes ?? 0, info.peakBytes);
+          const profiled = await profilePeakBytes(() =>
+            trainEpoch(state, epochOptions)
+          );
+          out = profiled.result;
+          peakTensorBytes = Math.max(
+            peakTensorBytes ?? 0,
+            profiled.peakBytes,
+          );
         } else {
           out = trainEpoch(state, epochOptions);
         }
