@@ -9,7 +9,13 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import "npm:@tensorflow/tfjs-layers@4.22.0";
 import { useBackend } from "../backend.ts";
 import { Rng } from "../rng.ts";
-import { convGeometry, type ConvPad, im2col, matmul } from "./im2col.ts";
+import {
+  convGeometry,
+  type ConvPad,
+  im2col,
+  im2colTransposed,
+  matmul,
+} from "./im2col.ts";
 import {
   conv2dBackpropFilterImpl,
   conv2dBackpropFilterOptions,
@@ -523,4 +529,41 @@ Deno.test("fused BatchNorm Impls match float64 loops (moments, output) and cpu a
     Error,
     "need 2 x 3 = 6 elements, got 5",
   );
+});
+
+Deno.test("im2colTransposed (block-copy path: stride 1, as many output as input columns) is im2col transposed", () => {
+  const rng = new Rng(13);
+  const cases: [number[], number[], ConvPad][] = [
+    [[2, 5, 5, 3], [3, 3, 3, 1], "same"],
+    [[3, 8, 8, 2], [3, 3, 2, 1], 1],
+    [[1, 4, 6, 2], [2, 2, 2, 1], [[0, 0], [1, 0], [0, 1], [0, 0]]],
+    [[2, 3, 3, 4], [1, 1, 4, 1], "valid"],
+    [[1, 20, 20, 1], [5, 5, 1, 1], "same"],
+  ];
+  for (const [xs, fs, pad] of cases) {
+    const g = convGeometry(xs, fs, { strides: 1, pad });
+    assertEquals(g.outWidth, g.inWidth);
+    const [n, h, w, c] = xs;
+    const x = Float32Array.from(rng.normalArray(n * h * w * c));
+    const k2 = g.filterHeight * g.filterWidth * c;
+    const rows = n * g.outHeight * g.outWidth;
+    const cols = im2col(x, g, 0, n, new Float32Array(rows * k2));
+    // x in [C, N, H, W] order, as the kernel builds it.
+    const xc = new Float32Array(x.length);
+    for (let i = 0; i < n * h * w; i++) {
+      for (let ch = 0; ch < c; ch++) xc[ch * n * h * w + i] = x[i * c + ch];
+    }
+    const t = im2colTransposed(xc, g, 0, n, new Float32Array(rows * k2));
+    for (let r = 0; r < rows; r++) {
+      for (let k = 0; k < k2; k++) {
+        if (t[k * rows + r] !== cols[r * k2 + k]) {
+          throw new Error(
+            `[${xs}] pad ${JSON.stringify(pad)}: row ${r} column ${k}: ${
+              t[k * rows + r]
+            } vs ${cols[r * k2 + k]}`,
+          );
+        }
+      }
+    }
+  }
 });
