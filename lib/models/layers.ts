@@ -11,6 +11,10 @@
  * axis, which the cpu backend does without index arithmetic) and BatchNorm's
  * batch moments are reductions by matrix product rather than `tf.moments`
  * (which broadcasts a `[1, 1, 1, C]` mean and transposes for the reduction).
+ * On a backend with the fused train-mode BatchNorm kernels
+ * (`lib/kernels/batch_norm_train.ts`: `wasm`), training BatchNorm (and an
+ * optional ReLU after it) runs on those instead, first-order gradients
+ * included.
  *
  * Importing this module also registers TensorFlow.js's gradient functions
  * (see {@link GRADIENTS_REGISTERED}).
