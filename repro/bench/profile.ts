@@ -1,19 +1,24 @@
 /**
  * Where a training step spends its wall time, kernel by kernel: `deno run -A
  * --import-map=tools/offline_import_map.json repro/bench/profile.ts
- * [--threads N] [--reps R] [--depth D --widen K --batch B] [--short]`
+ * [--threads N] [--reps R] [--depth D --widen K --batch B] [--short]
+ * [--filter-chunk E]`
  * prints, for SGD and SAM steps and the inference forward of the bench's
  * WRN (default WRN-16-4, 32x32x3, batch 64; `--short`: WRN-10-1, batch 16),
  * each kernel's milliseconds per step, exclusive of the kernels it calls
  * (e.g. `Conv2DBackpropFilter` is its JavaScript, `Conv2DBackpropFilter >
  * BatchMatMul` the XNNPACK products it runs), and the time outside kernels.
- * The README's breakdown ("Performance") comes from it.
+ * `--filter-chunk E` sets the filter gradient's largest im2col chunk
+ * (`conv2dBackpropFilterOptions.maxChunkElements`, default 2^20 elements)
+ * for comparing chunk sizes. The README's breakdown ("Performance") comes
+ * from it.
  *
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { parseArgs } from "@std/cli";
 import { parseThreads, useBackend } from "../../lib/backend.ts";
+import { conv2dBackpropFilterOptions } from "../../lib/kernels/conv2d_backprop_filter.ts";
 import { buildModel, forwardMs, METHODS, StepRunner } from "./measure.ts";
 import type { BenchModel } from "./plan.ts";
 
@@ -128,12 +133,23 @@ export function formatProfile(
 
 if (import.meta.main) {
   const args = parseArgs(Deno.args, {
-    string: ["threads", "reps", "depth", "widen", "batch"],
+    string: ["threads", "reps", "depth", "widen", "batch", "filter-chunk"],
     boolean: ["short"],
   });
   const threads = args.threads ? parseThreads(args.threads) : undefined;
   const reps = Number(args.reps ?? 3);
   await useBackend("wasm", { threads });
+  if (args["filter-chunk"]) {
+    const e = Number(args["filter-chunk"]);
+    if (!(Number.isInteger(e) && e >= 1)) {
+      throw new RangeError(
+        `--filter-chunk must be a positive integer, got "${
+          args["filter-chunk"]
+        }"`,
+      );
+    }
+    conv2dBackpropFilterOptions.maxChunkElements = e;
+  }
   const m: BenchModel = {
     depth: Number(args.depth ?? (args.short ? 10 : 16)),
     widen: Number(args.widen ?? (args.short ? 1 : 4)),
@@ -144,7 +160,9 @@ if (import.meta.main) {
   console.log(
     `${model.name}, batch ${m.batch}, wasm, ${
       threads ?? "default"
-    } threads, load ${Deno.loadavg()[0].toFixed(2)}`,
+    } threads, filter-gradient chunk ${conv2dBackpropFilterOptions.maxChunkElements} elements, load ${
+      Deno.loadavg()[0].toFixed(2)
+    }`,
   );
   for (const name of ["sgd", "sam"]) {
     const r = new StepRunner(model, METHODS[name](), { bench: m, seed: 1 });
