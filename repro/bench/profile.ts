@@ -9,7 +9,7 @@
  * (e.g. `Conv2DBackpropFilter` is its JavaScript, `Conv2DBackpropFilter >
  * BatchMatMul` the XNNPACK products it runs), and the time outside kernels.
  * `--filter-chunk E` sets the filter gradient's largest im2col chunk
- * (`conv2dBackpropFilterOptions.maxChunkElements`, default 2^20 elements)
+ * (`conv2dBackpropFilterOptions.maxChunkElements`, default 2^21 elements)
  * for comparing chunk sizes. The README's breakdown ("Performance") comes
  * from it.
  *
