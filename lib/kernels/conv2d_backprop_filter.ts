@@ -27,9 +27,13 @@ import {
 
 /**
  * Tuning of the wasm kernel: `maxChunkElements` is the largest im2col chunk
- * (elements) it materialises at once (default 2^20, 4 MiB: a chunk that stays
- * in cache made the WRN-16-4 filter gradients 10-40% faster than 2^23; each
- * chunk is one XNNPACK matrix product, accumulated in JavaScript).
+ * (elements) it materialises at once (default 2^21, 8 MiB; each chunk is one
+ * XNNPACK matrix product, accumulated in JavaScript). On 1 thread a chunk that
+ * stays in cache made the WRN-16-4 filter gradients 10-40% faster than 2^23,
+ * and 2^20 and 2^21 measured alike; on 2 threads each product also pays for
+ * waking the pool, and 2^20 (one 32x32 image of a 64-channel layer, 1024
+ * rows) made the products 1.29x the forward convolutions' time against 1.17x
+ * with 2^21 (`repro/bench/profile.ts --filter-chunk`, loaded machine).
  *
  * @example
  * ```ts
@@ -37,7 +41,7 @@ import {
  * if (conv2dBackpropFilterOptions.maxChunkElements < 1) throw new Error();
  * ```
  */
-export const conv2dBackpropFilterOptions = { maxChunkElements: 1 << 20 };
+export const conv2dBackpropFilterOptions = { maxChunkElements: 1 << 21 };
 
 /**
  * Pure reference of the kernel on typed arrays: the filter gradient

@@ -9,7 +9,13 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import "npm:@tensorflow/tfjs-layers@4.22.0";
 import { useBackend } from "../backend.ts";
 import { Rng } from "../rng.ts";
-import { convGeometry, type ConvPad, im2col, matmul } from "./im2col.ts";
+import {
+  convGeometry,
+  type ConvPad,
+  im2col,
+  im2colTransposed,
+  matmul,
+} from "./im2col.ts";
 import {
   conv2dBackpropFilterImpl,
   conv2dBackpropFilterOptions,
@@ -21,6 +27,11 @@ import {
   conv2dBackpropInputOptions,
 } from "./conv2d_backprop_input.ts";
 import { PROJECT_KERNELS, registerProjectKernels } from "./registry.ts";
+import {
+  batchNormMomentsImpl,
+  batchNormNormaliseGradImpl,
+  batchNormNormaliseImpl,
+} from "./batch_norm_train.ts";
 import { batchNorm } from "../models/layers.ts";
 
 type Case = {
@@ -409,7 +420,7 @@ Deno.test("batchNorm's closed-form gradient matches autodiff of the plain formul
         return [...first, ...second].map((t) => t.dataSync().slice());
       })
     );
-  const ours = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+  const ours = (relu: boolean) => (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
     batchNorm(
       x,
       { gamma: g, beta: b },
@@ -417,14 +428,24 @@ Deno.test("batchNorm's closed-form gradient matches autodiff of the plain formul
         mean: tf.zeros([g.shape[0]]),
         variance: tf.ones([g.shape[0]]),
       },
-      { train: true, updateStats: false, epsilon: 1e-5 },
+      { train: true, updateStats: false, epsilon: 1e-5, relu },
     ).y;
-  for (const backend of ["cpu", "wasm"] as const) {
+  const plain = (relu: boolean) => (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+    relu ? tf.relu(plainBatchNorm(x, g, b)) : plainBatchNorm(x, g, b);
+  // wasm: the first-order gradients take the fused kernels
+  // (batch_norm_train.ts), with and without ReLU.
+  for (
+    const [backend, relu] of [
+      ["cpu", false],
+      ["wasm", false],
+      ["wasm", true],
+    ] as const
+  ) {
     await useBackend(backend);
     try {
-      const ref = run(plainBatchNorm);
+      const ref = run(plain(relu));
       const before = tf.memory().numTensors;
-      const got = run(ours);
+      const got = run(ours(relu));
       assertEquals(
         tf.memory().numTensors,
         before,
@@ -435,7 +456,7 @@ Deno.test("batchNorm's closed-form gradient matches autodiff of the plain formul
           closeRel(
             g,
             ref[i][j],
-            `${backend} [${shapes[i]}] ${
+            `${backend}${relu ? " relu" : ""} [${shapes[i]}] ${
               ["dx", "dgamma", "dbeta", "d2x", "d2gamma"][j]
             }`,
           )
@@ -443,6 +464,106 @@ Deno.test("batchNorm's closed-form gradient matches autodiff of the plain formul
       );
     } finally {
       await useBackend("cpu");
+    }
+  }
+});
+
+Deno.test("fused BatchNorm Impls match float64 loops (moments, output) and cpu autodiff (gradients)", async () => {
+  await useBackend("cpu");
+  const rng = new Rng(11);
+  for (const [n, c] of [[7, 3], [50, 16], [2, 1]]) {
+    const x = Float32Array.from(rng.normalArray(n * c, 1.5, 0.3));
+    const dy = Float32Array.from(rng.normalArray(n * c));
+    const gamma = Float32Array.from(rng.normalArray(c, 1, 0.5));
+    const beta = Float32Array.from(rng.normalArray(c, 0.5));
+    const eps = 1e-3;
+    // float64 moments and outputs, by column.
+    const m64 = new Float64Array(c), v64 = new Float64Array(c);
+    for (let j = 0; j < c; j++) {
+      for (let r = 0; r < n; r++) m64[j] += x[r * c + j] / n;
+      for (let r = 0; r < n; r++) v64[j] += (x[r * c + j] - m64[j]) ** 2 / n;
+    }
+    const { mean, variance } = batchNormMomentsImpl(x, n, c);
+    closeRel(mean, m64, `[${n}, ${c}] mean`);
+    closeRel(variance, v64, `[${n}, ${c}] variance`);
+    const p = { mean, variance, gamma, beta };
+    for (const relu of [false, true]) {
+      const y = batchNormNormaliseImpl(x, n, p, { epsilon: eps, relu });
+      const y64 = Array.from(x, (v, i) => {
+        const j = i % c;
+        const t = (v - m64[j]) / Math.sqrt(v64[j] + eps) * gamma[j] + beta[j];
+        return relu ? Math.max(t, 0) : t;
+      });
+      closeRel(y, y64, `[${n}, ${c}] y relu ${relu}`);
+      // Gradients: autodiff (stock cpu) of the plain formula with the batch
+      // moments on the tape; the closed form is exactly that gradient.
+      const [dxRef, dgRef, dbRef] = tf.tidy(() => {
+        const f = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
+          const m = tf.mean(xx, 0);
+          const centred = tf.sub(xx, m);
+          const v = tf.mean(tf.square(centred), 0);
+          const t = tf.add(
+            tf.mul(tf.div(centred, tf.sqrt(tf.add(v, eps))), gg),
+            bb,
+          );
+          return tf.sum(tf.mul(relu ? tf.relu(t) : t, tf.tensor2d(dy, [n, c])));
+        };
+        return tf.grads(f)([
+          tf.tensor2d(x, [n, c]),
+          tf.tensor1d(gamma),
+          tf.tensor1d(beta),
+        ]).map((t) => t.dataSync().slice());
+      });
+      const g = batchNormNormaliseGradImpl(dy, x, n, p, {
+        epsilon: eps,
+        relu,
+        y,
+      });
+      closeRel(g.dgamma, dgRef, `[${n}, ${c}] dgamma relu ${relu}`);
+      closeRel(g.dbeta, dbRef, `[${n}, ${c}] dbeta relu ${relu}`);
+      closeRel(g.dx, dxRef, `[${n}, ${c}] dx relu ${relu}`);
+    }
+  }
+  assertThrows(
+    () => batchNormMomentsImpl(new Float32Array(5), 2, 3),
+    Error,
+    "need 2 x 3 = 6 elements, got 5",
+  );
+});
+
+Deno.test("im2colTransposed (block-copy path: stride 1, as many output as input columns) is im2col transposed", () => {
+  const rng = new Rng(13);
+  const cases: [number[], number[], ConvPad][] = [
+    [[2, 5, 5, 3], [3, 3, 3, 1], "same"],
+    [[3, 8, 8, 2], [3, 3, 2, 1], 1],
+    [[1, 4, 6, 2], [2, 2, 2, 1], [[0, 0], [1, 0], [0, 1], [0, 0]]],
+    [[2, 3, 3, 4], [1, 1, 4, 1], "valid"],
+    [[1, 20, 20, 1], [5, 5, 1, 1], "same"],
+  ];
+  for (const [xs, fs, pad] of cases) {
+    const g = convGeometry(xs, fs, { strides: 1, pad });
+    assertEquals(g.outWidth, g.inWidth);
+    const [n, h, w, c] = xs;
+    const x = Float32Array.from(rng.normalArray(n * h * w * c));
+    const k2 = g.filterHeight * g.filterWidth * c;
+    const rows = n * g.outHeight * g.outWidth;
+    const cols = im2col(x, g, 0, n, new Float32Array(rows * k2));
+    // x in [C, N, H, W] order, as the kernel builds it.
+    const xc = new Float32Array(x.length);
+    for (let i = 0; i < n * h * w; i++) {
+      for (let ch = 0; ch < c; ch++) xc[ch * n * h * w + i] = x[i * c + ch];
+    }
+    const t = im2colTransposed(xc, g, 0, n, new Float32Array(rows * k2));
+    for (let r = 0; r < rows; r++) {
+      for (let k = 0; k < k2; k++) {
+        if (t[k * rows + r] !== cols[r * k2 + k]) {
+          throw new Error(
+            `[${xs}] pad ${JSON.stringify(pad)}: row ${r} column ${k}: ${
+              t[k * rows + r]
+            } vs ${cols[r * k2 + k]}`,
+          );
+        }
+      }
     }
   }
 });

@@ -9,7 +9,8 @@
  *   `BatchMatMul` with transposed operands and `Sum` over leading axes (the
  *   stock kernels take slow transpose paths that every gradient hits);
  *   `Identity` without a copy (the engine clones every tensor a kernel saves
- *   for its gradient).
+ *   for its gradient); train-mode BatchNorm (+ ReLU) as three fused kernels
+ *   (`batch_norm_train.ts`, used by `lib/models/layers.ts` where registered).
  *
  * @module
  */
@@ -19,6 +20,7 @@ import { conv2dBackpropInputWasmConfig } from "./conv2d_backprop_input.ts";
 import { batchMatMulWasmConfig } from "./batch_mat_mul.ts";
 import { sumWasmConfig } from "./sum.ts";
 import { identityWasmConfig } from "./identity.ts";
+import { batchNormTrainWasmConfigs } from "./batch_norm_train.ts";
 import { rememberStockKernel } from "./stock.ts";
 
 /** Every kernel config this project registers, by backend name. */
@@ -29,6 +31,7 @@ export const PROJECT_KERNELS: Record<string, tf.KernelConfig[]> = {
     batchMatMulWasmConfig,
     sumWasmConfig,
     identityWasmConfig,
+    ...batchNormTrainWasmConfigs,
   ],
 };
 

@@ -37,7 +37,6 @@ import {
   globalAvgPool,
   heConvKernel,
   normalTensor,
-  relu,
 } from "./layers.ts";
 import {
   type ApplyOptions,
@@ -199,7 +198,8 @@ export function wideResNet(options: WideResNetOptions): WideResNet {
   shapes.classifier.bias = [numClasses];
   multiplyAdds += featureDim * numClasses;
 
-  const bn = (
+  /** `relu(batchNorm(x))`, fused where the backend allows (layers.ts). */
+  const bnRelu = (
     x: tf.Tensor,
     name: string,
     phi: Params,
@@ -214,7 +214,7 @@ export function wideResNet(options: WideResNetOptions): WideResNet {
         mean: leaf(state, `${name}.mean`),
         variance: leaf(state, `${name}.variance`),
       },
-      o,
+      { ...o, relu: true },
     );
     newState[`${name}.mean`] = r.mean;
     newState[`${name}.variance`] = r.variance;
@@ -243,13 +243,13 @@ export function wideResNet(options: WideResNetOptions): WideResNet {
       );
       for (const blk of blocks) {
         const p = blk.prefix;
-        const a = relu(bn(y, `${p}.bn1`, phi, state, newState, o));
+        const a = bnRelu(y, `${p}.bn1`, phi, state, newState, o);
         let hh = conv2d(
           a as tf.Tensor4D,
           leaf(phi, `${p}.conv1.kernel`) as tf.Tensor4D,
           { stride: blk.stride },
         );
-        hh = relu(bn(hh, `${p}.bn2`, phi, state, newState, o)) as tf.Tensor4D;
+        hh = bnRelu(hh, `${p}.bn2`, phi, state, newState, o) as tf.Tensor4D;
         hh = conv2d(hh, leaf(phi, `${p}.conv2.kernel`) as tf.Tensor4D);
         const skip = blk.equal ? y : conv2d(
           a as tf.Tensor4D,
@@ -259,7 +259,7 @@ export function wideResNet(options: WideResNetOptions): WideResNet {
         y = tf.add(hh, skip);
       }
       const f = globalAvgPool(
-        relu(bn(y, "bn", phi, state, newState, o)) as tf.Tensor4D,
+        bnRelu(y, "bn", phi, state, newState, o) as tf.Tensor4D,
       );
       return { features: f, state: newState };
     });

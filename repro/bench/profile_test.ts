@@ -1,0 +1,58 @@
+import { assert, assertEquals } from "@std/assert";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { useBackend } from "../../lib/backend.ts";
+import { formatProfile, profileKernels } from "./profile.ts";
+
+Deno.test("profileKernels: counts calls, nests a kernel called by another, restores the kernels", async () => {
+  await useBackend("cpu");
+  const before = tf.getKernel("Add", "cpu")!.kernelFunc;
+  // A stand-in kernel that calls another (as our wasm kernels call BatchMatMul).
+  tf.registerKernel({
+    kernelName: "ProfileTestOuter",
+    backendName: "cpu",
+    kernelFunc: (args) => {
+      const add = tf.getKernel("Add", "cpu")!;
+      return add.kernelFunc({ ...args, attrs: {} }) as tf.TensorInfo;
+    },
+  });
+  try {
+    const p = profileKernels("cpu");
+    tf.tidy(() => {
+      const a = tf.ones([3]);
+      tf.add(a, a);
+      tf.add(a, a);
+      tf.engine().runKernel("ProfileTestOuter", { a, b: a });
+    });
+    p.stop();
+    const t = p.times();
+    assertEquals(t.get("Add")?.calls, 2);
+    assertEquals(t.get("ProfileTestOuter")?.calls, 1);
+    assertEquals(t.get("ProfileTestOuter > Add")?.calls, 1);
+    assert(t.get("ProfileTestOuter")!.exclusiveMs >= 0);
+    assertEquals(tf.getKernel("Add", "cpu")!.kernelFunc, before);
+    p.reset();
+    assertEquals(p.times().size, 0);
+  } finally {
+    tf.unregisterKernel("ProfileTestOuter", "cpu");
+  }
+});
+
+Deno.test("formatProfile: per-step times, shares of the step, largest first", () => {
+  const s = formatProfile(
+    "sam",
+    200,
+    new Map([
+      ["Add", { exclusiveMs: 20, calls: 10 }],
+      ["Conv2D", { exclusiveMs: 300, calls: 8 }],
+    ]),
+    { steps: 2 },
+  );
+  const lines = s.split("\n");
+  assertEquals(
+    lines[0],
+    "sam: 200 ms per step (wall); kernels 160 ms, outside kernels 40 ms",
+  );
+  assert(lines[1].includes("Conv2D") && lines[1].includes("150.0 ms"));
+  assert(lines[1].includes("75.0%") && lines[1].includes("4 calls"));
+  assert(lines[2].includes("Add") && lines[2].includes("10.0 ms"));
+});
