@@ -19,11 +19,13 @@ import type { Mutant } from "./mutants.ts";
 export const MUTANTS: readonly (Mutant & { why: string })[] = [
   {
     name: "wrn-no-relu-after-bn2",
-    why: "WRN block without the ReLU after bn2",
+    why:
+      "WRN block without the ReLU after bn2 (the fused BN + ReLU told not to apply it)",
     file: "lib/models/wide_resnet.ts",
     find:
-      "hh = relu(bn(hh, `${p}.bn2`, phi, state, newState, o)) as tf.Tensor4D;",
-    replace: "hh = bn(hh, `${p}.bn2`, phi, state, newState, o) as tf.Tensor4D;",
+      "hh = bnRelu(hh, `${p}.bn2`, phi, state, newState, o) as tf.Tensor4D;",
+    replace:
+      "hh = tf.sub(bnRelu(hh, `${p}.bn2`, phi, state, newState, o), bnRelu(tf.neg(hh), `${p}.bn2`, phi, state, {}, o)) as tf.Tensor4D;",
     tests: ["lib/models/wide_resnet_test.ts"],
   },
   {
@@ -44,12 +46,29 @@ export const MUTANTS: readonly (Mutant & { why: string })[] = [
     tests: ["lib/models/wide_resnet_test.ts"],
   },
   {
-    name: "wrn-no-final-relu",
-    why: "no ReLU after the final BatchNorm",
+    name: "wrn-bn-relu-dropped",
+    why:
+      "every ReLU after the WRN's BatchNorms dropped (fused BN + ReLU without its ReLU)",
     file: "lib/models/wide_resnet.ts",
-    find: 'relu(bn(y, "bn", phi, state, newState, o)) as tf.Tensor4D,',
-    replace: 'bn(y, "bn", phi, state, newState, o) as tf.Tensor4D,',
+    find: "{ ...o, relu: true },",
+    replace: "{ ...o, relu: false },",
     tests: ["lib/models/wide_resnet_test.ts"],
+  },
+  {
+    name: "fused-bn-biased-variance-denominator",
+    why: "the fused BatchNorm's batch variance divided by n - 1 instead of n",
+    file: "lib/kernels/batch_norm_train.ts",
+    find: "out.variance[j] = q[j] / n;",
+    replace: "out.variance[j] = q[j] / (n - 1);",
+    tests: ["lib/kernels/kernels_test.ts"],
+  },
+  {
+    name: "fused-bn-grad-no-mean-term",
+    why: "the fused BatchNorm's input gradient without the -dbeta/n term",
+    file: "lib/kernels/batch_norm_train.ts",
+    find: "a[j] = -k[j] * sg[j] / n;",
+    replace: "a[j] = 0;",
+    tests: ["lib/kernels/kernels_test.ts"],
   },
   {
     name: "bn-biased-running-variance",
