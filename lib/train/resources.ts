@@ -118,7 +118,7 @@ export function machineLine(): string {
  * import { useBackend } from "../backend.ts";
  * import { profilePeakBytes } from "./resources.ts";
  * await useBackend("cpu");
- * const { result, peakBytes } = await profilePeakBytes(() => tf.tidy(() => tf.ones([256]).sum().dataSync()[0]));
+ * const { result, peakBytes } = await profilePeakBytes(() => tf.tidy(() => tf.sum(tf.ones([256])).dataSync()[0]));
  * if (result !== 256 || peakBytes < 1024) throw new Error(`${result} ${peakBytes}`);
  * ```
  */
