@@ -13,6 +13,7 @@
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import type { WasmBackendLike } from "./wasm_backend.ts";
 import { transpose2d } from "./im2col.ts";
 import { stockKernel } from "./stock.ts";
 
@@ -110,12 +111,6 @@ function rowTimesMatrixCase(
   const k = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
   if (m !== 1 || k !== b.shape[rb - 2]) return null;
   return [k, b.shape[rb - 1]];
-}
-
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
-  disposeData(dataId: tf.DataId): boolean;
 }
 
 function batchMatMulWasm(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {

@@ -23,6 +23,7 @@
  * @module
  */
 import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import type { WasmBackendLike } from "./wasm_backend.ts";
 
 /** Kernel name: batch mean and biased variance of `[n, c]` rows. */
 export const BN_MOMENTS = "PofBatchNormMoments";
@@ -242,12 +243,6 @@ export function batchNormNormaliseGradImpl(
     }
   }
   return out;
-}
-
-/** The slice of the wasm backend's API these kernels use. */
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
 }
 
 type KernelArgs = {

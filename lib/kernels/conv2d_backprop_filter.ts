@@ -15,6 +15,7 @@
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import type { WasmBackendLike } from "./wasm_backend.ts";
 import {
   type ConvGeometry,
   convGeometry,
@@ -93,13 +94,6 @@ function checkSizes(xLen: number, dyLen: number, g: ConvGeometry): void {
       `Conv2DBackpropFilter: x has ${xLen} elements (need ${xNeed}), dy has ${dyLen} (need ${dyNeed})`,
     );
   }
-}
-
-/** The slice of the wasm backend's API this kernel uses. */
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
-  disposeData(dataId: tf.DataId): boolean;
 }
 
 function conv2dBackpropFilterWasm(

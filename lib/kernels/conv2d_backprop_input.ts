@@ -18,6 +18,7 @@
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import type { WasmBackendLike } from "./wasm_backend.ts";
 import {
   type ConvGeometry,
   convGeometry,
@@ -327,13 +328,6 @@ export function conv2dBackpropInputColumnsImpl(
 
 /** Largest column buffer (elements) the strided wasm path builds at once. */
 export const conv2dBackpropInputOptions = { maxChunkElements: 1 << 24 };
-
-/** The slice of the wasm backend's API this kernel uses. */
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
-  disposeData(dataId: tf.DataId): boolean;
-}
 
 type KernelArgs = {
   inputs: tf.NamedTensorInfoMap;

@@ -10,6 +10,7 @@
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import type { WasmBackendLike } from "./wasm_backend.ts";
 import { stockKernel } from "./stock.ts";
 
 /**
@@ -61,11 +62,6 @@ export function leadingAxes(axis: number | number[], rank: number): number {
     .sort((a, b) => a - b);
   if (axes.length === 0 || axes.length >= rank) return 0;
   return axes.every((a, i) => a === i) ? axes.length : 0;
-}
-
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
 }
 
 function sumWasm(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
