@@ -125,25 +125,27 @@ export function machineLine(): string {
 export async function profilePeakBytes<T>(
   fn: () => T,
 ): Promise<{ result: T; peakBytes: number }> {
-  let kernelError: { reason: unknown } | null = null;
+  const kernelErrors: unknown[] = [];
   const onRejection = (event: PromiseRejectionEvent) => {
-    kernelError ??= { reason: event.reason };
+    kernelErrors.push(event.reason);
     event.preventDefault();
   };
   globalThis.addEventListener("unhandledrejection", onRejection);
   let result: T | undefined;
-  let outcome: { peakBytes: number } | { error: unknown };
+  const thrown: unknown[] = [];
+  let peakBytes = 0;
   try {
-    const info = await tf.profile(() => void (result = fn()));
-    outcome = { peakBytes: info.peakBytes };
+    peakBytes = (await tf.profile(() => void (result = fn()))).peakBytes;
   } catch (error) {
-    outcome = { error };
+    thrown.push(error);
   } finally {
     // Rejections are reported once the current task's microtasks have run.
     await new Promise((resolve) => setTimeout(resolve, 0));
     globalThis.removeEventListener("unhandledrejection", onRejection);
   }
-  if (kernelError !== null) throw (kernelError as { reason: unknown }).reason;
-  if ("error" in outcome) throw outcome.error;
-  return { result: result as T, peakBytes: outcome.peakBytes };
+  // The kernel's own error first: what the engine threw after it is a
+  // consequence (outputs missing).
+  const [first] = [...kernelErrors, ...thrown];
+  if (kernelErrors.length + thrown.length > 0) throw first;
+  return { result: result as T, peakBytes };
 }
