@@ -21,6 +21,7 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
 import { registerProjectKernels } from "./kernels/registry.ts";
+import { startKernelPool } from "./kernels/parallel.ts";
 import {
   MAX_WASM_THREADS,
   unrefPthreadWorkers,
@@ -397,8 +398,13 @@ async function loadWasm(asked: number | undefined): Promise<string> {
         );
       }
     });
+    const module = (tf.backend() as unknown as {
+      wasm: { wasmMemory: WebAssembly.Memory };
+    }).wasm;
     // XNNPACK's pool threads would keep the process alive forever.
-    unrefPthreadWorkers((tf.backend() as unknown as { wasm: unknown }).wasm);
+    unrefPthreadWorkers(module);
+    // Our kernels' JavaScript loops run on as many threads as XNNPACK.
+    await startKernelPool(module.wasmMemory, want - 1);
   }
   const got = wasm.getThreadsCount();
   if (got !== want) {

@@ -24,6 +24,11 @@
  */
 import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type { WasmBackendLike } from "./wasm_backend.ts";
+import {
+  CHANNELS_PER_ITEM,
+  type ParallelJob,
+  runParallel,
+} from "./parallel.ts";
 
 /** Kernel name: batch mean and biased variance of `[n, c]` rows. */
 export const BN_MOMENTS = "PofBatchNormMoments";
@@ -42,7 +47,9 @@ function checkRows(what: string, len: number, n: number, c: number): void {
 
 /**
  * Pure kernel: per-channel mean and biased variance of `x` viewed as `[n,
- * c]` (float64 sums, rounded to float32 at the end).
+ * c]` (float64 sums, rounded to float32 at the end). With `channels` `[lo,
+ * hi)` only those channels are computed (a split for parallel parts; each
+ * channel's sums run over the rows in the same order either way).
  *
  * @example
  * ```ts
@@ -59,23 +66,24 @@ export function batchNormMomentsImpl(
     mean: new Float32Array(c),
     variance: new Float32Array(c),
   },
+  [lo, hi]: [number, number] = [0, c],
 ): { mean: Float32Array; variance: Float32Array } {
   checkRows("batchNormMomentsImpl", x.length, n, c);
   const s = new Float64Array(c);
   for (let r = 0; r < n; r++) {
     const base = r * c;
-    for (let j = 0; j < c; j++) s[j] += x[base + j];
+    for (let j = lo; j < hi; j++) s[j] += x[base + j];
   }
-  for (let j = 0; j < c; j++) s[j] /= n;
+  for (let j = lo; j < hi; j++) s[j] /= n;
   const q = new Float64Array(c);
   for (let r = 0; r < n; r++) {
     const base = r * c;
-    for (let j = 0; j < c; j++) {
+    for (let j = lo; j < hi; j++) {
       const d = x[base + j] - s[j];
       q[j] += d * d;
     }
   }
-  for (let j = 0; j < c; j++) {
+  for (let j = lo; j < hi; j++) {
     out.mean[j] = s[j];
     out.variance[j] = q[j] / n;
   }
@@ -178,6 +186,9 @@ export function batchNormNormaliseGradImpl(
     /** The forward output (needed with `relu`). */
     y?: Float32Array;
     out?: { dx: Float32Array; dgamma: Float32Array; dbeta: Float32Array };
+    /** Only these channels `[lo, hi)` (a split for parallel parts; each
+     * channel's sums run over the rows in the same order either way). */
+    channels?: [number, number];
   },
 ): { dx: Float32Array; dgamma: Float32Array; dbeta: Float32Array } {
   const c = p.gamma.length;
@@ -194,6 +205,7 @@ export function batchNormNormaliseGradImpl(
   };
   const { invStd, k } = scales(p.variance, p.gamma, options.epsilon);
   const { mean } = p;
+  const [lo, hi] = options.channels ?? [0, c];
   // ReLU's mask without a branch: the float32 bits of y >= 0 are positive
   // exactly when y > 0, and (-bits) >>> 31 is then 1, else 0.
   const yBits = relu
@@ -203,14 +215,14 @@ export function batchNormNormaliseGradImpl(
   for (let r = 0; r < n; r++) {
     const base = r * c;
     if (yBits) {
-      for (let j = 0; j < c; j++) {
+      for (let j = lo; j < hi; j++) {
         const d = x[base + j] - mean[j];
         const g = dy[base + j] * ((-yBits[base + j]) >>> 31);
         sg[j] += g;
         sgx[j] += g * d;
       }
     } else {
-      for (let j = 0; j < c; j++) {
+      for (let j = lo; j < hi; j++) {
         const d = x[base + j] - mean[j];
         const g = dy[base + j];
         sg[j] += g;
@@ -220,7 +232,7 @@ export function batchNormNormaliseGradImpl(
   }
   // dx = k g + a + b (x - mean), a = -k dbeta / n, b = -k invStd dgamma / n.
   const a = new Float64Array(c), b = new Float64Array(c);
-  for (let j = 0; j < c; j++) {
+  for (let j = lo; j < hi; j++) {
     const dgamma = sgx[j] * invStd[j];
     out.dbeta[j] = sg[j];
     out.dgamma[j] = dgamma;
@@ -231,12 +243,12 @@ export function batchNormNormaliseGradImpl(
   for (let r = 0; r < n; r++) {
     const base = r * c;
     if (yBits) {
-      for (let j = 0; j < c; j++) {
+      for (let j = lo; j < hi; j++) {
         const g = dy[base + j] * ((-yBits[base + j]) >>> 31);
         dx[base + j] = k[j] * g + a[j] + b[j] * (x[base + j] - mean[j]);
       }
     } else {
-      for (let j = 0; j < c; j++) {
+      for (let j = lo; j < hi; j++) {
         dx[base + j] = k[j] * dy[base + j] + a[j] +
           b[j] * (x[base + j] - mean[j]);
       }
@@ -260,17 +272,135 @@ function rowsOf(x: tf.TensorInfo, what: string): [number, number] {
   return [x.shape[0], x.shape[1]];
 }
 
-function arraysOf(
-  backend: WasmBackendLike,
-  inputs: Record<string, tf.TensorInfo>,
+/** A `[len]` float32 view of the heap at `off`, empty for `off` < 0. */
+function at(heap: Float32Array, off: number, len: number): Float32Array {
+  return off < 0 ? new Float32Array(0) : heap.subarray(off, off + len);
+}
+
+/** Items `lo..hi-1` of a job split by channel, as a channel range. */
+function channelRange(c: number, lo: number, hi: number): [number, number] {
+  return [lo * CHANNELS_PER_ITEM, Math.min(c, hi * CHANNELS_PER_ITEM)];
+}
+
+/** Items of a job over `c` channels split by channel. */
+function channelItems(c: number): number {
+  return Math.ceil(c / CHANNELS_PER_ITEM);
+}
+
+/** Rows per item of the normalisation (about 2^13 elements each). */
+function rowsPerItem(n: number, c: number): number {
+  return Math.max(1, Math.ceil(8192 / c), Math.ceil(n / 4096));
+}
+
+/** Moments (arguments: x, n, c, mean, variance), items of channels. */
+const momentsJob: ParallelJob = {
+  name: "batchNorm.moments",
+  run(heap, a, lo, hi) {
+    const [n, c] = [a[1], a[2]];
+    const range = channelRange(c, lo, hi);
+    batchNormMomentsImpl(at(heap, a[0], n * c), n, c, {
+      mean: at(heap, a[3], c),
+      variance: at(heap, a[4], c),
+    }, range);
+  },
+};
+
+/** The four per-channel arrays at offsets `a[i..i+3]`. */
+function arraysAt(
+  heap: Float32Array,
+  a: Float64Array,
+  i: number,
+  c: number,
 ): BatchNormArrays {
-  const view = (t: tf.TensorInfo | undefined) =>
-    t ? backend.typedArrayFromHeap(t) : new Float32Array(0);
   return {
-    mean: view(inputs.mean),
-    variance: view(inputs.variance),
-    gamma: view(inputs.gamma),
-    beta: view(inputs.beta),
+    mean: at(heap, a[i], c),
+    variance: at(heap, a[i + 1], c),
+    gamma: at(heap, a[i + 2], c),
+    beta: at(heap, a[i + 3], c),
+  };
+}
+
+/**
+ * Normalise (arguments: x, n, c, mean, variance, gamma, beta, epsilon,
+ * relu, y, rows per item), items of rows.
+ */
+const normaliseJob: ParallelJob = {
+  name: "batchNorm.normalise",
+  run(heap, a, lo, hi) {
+    const [n, c, per] = [a[1], a[2], a[10]];
+    const r0 = Math.min(n, lo * per), r1 = Math.min(n, hi * per);
+    if (r0 === r1) return;
+    batchNormNormaliseImpl(
+      at(heap, a[0] + r0 * c, (r1 - r0) * c),
+      r1 - r0,
+      arraysAt(heap, a, 3, c),
+      {
+        epsilon: a[7],
+        relu: a[8] === 1,
+        out: at(heap, a[9] + r0 * c, (r1 - r0) * c),
+      },
+    );
+  },
+};
+
+/**
+ * Gradient (arguments: dy, x, n, c, mean, variance, gamma, beta, epsilon,
+ * relu, y, dx, dgamma, dbeta), items of channels.
+ */
+const normaliseGradJob: ParallelJob = {
+  name: "batchNorm.normaliseGrad",
+  run(heap, a, lo, hi) {
+    const [n, c] = [a[2], a[3]];
+    const range = channelRange(c, lo, hi);
+    batchNormNormaliseGradImpl(
+      at(heap, a[0], n * c),
+      at(heap, a[1], n * c),
+      n,
+      arraysAt(heap, a, 4, c),
+      {
+        epsilon: a[8],
+        relu: a[9] === 1,
+        y: a[10] < 0 ? undefined : at(heap, a[10], n * c),
+        out: {
+          dx: at(heap, a[11], n * c),
+          dgamma: at(heap, a[12], c),
+          dbeta: at(heap, a[13], c),
+        },
+        channels: range,
+      },
+    );
+  },
+};
+
+/**
+ * The fused BatchNorm's loops as kernel pool jobs (`parallel.ts`): the
+ * moments and the gradient have items of {@link CHANNELS_PER_ITEM} channels
+ * (each channel's sums keep their order), the normalisation items of rows.
+ *
+ * @example
+ * ```ts
+ * import { batchNormJobs } from "./batch_norm_train.ts";
+ * // Moments of [[1, 10], [3, 30]] (one item: channels 0..7).
+ * const heap = Float32Array.of(1, 10, 3, 30, 0, 0, 0, 0);
+ * batchNormJobs[0].run(heap, Float64Array.of(0, 2, 2, 4, 6), 0, 1);
+ * if (heap.slice(4).join() !== "2,20,1,100") throw new Error(heap.join());
+ * ```
+ */
+export const batchNormJobs: ParallelJob[] = [
+  momentsJob,
+  normaliseJob,
+  normaliseGradJob,
+];
+
+/** Heap view and offset helper of a wasm kernel call (after allocating). */
+function heapOf(
+  backend: WasmBackendLike,
+  x: tf.TensorInfo,
+): { heap: Float32Array; off: (t: tf.TensorInfo | undefined) => number } {
+  const heap = new Float32Array(backend.typedArrayFromHeap(x).buffer);
+  return {
+    heap,
+    off: (t) => t ? backend.typedArrayFromHeap(t).byteOffset / 4 : -1,
   };
 }
 
@@ -281,9 +411,10 @@ function momentsWasm(args: KernelArgs): tf.TensorInfo[] {
   const mean = backend.makeOutput([c], "float32");
   const variance = backend.makeOutput([c], "float32");
   // Views only after allocating: heap growth detaches earlier views.
-  batchNormMomentsImpl(backend.typedArrayFromHeap(x), n, c, {
-    mean: backend.typedArrayFromHeap(mean),
-    variance: backend.typedArrayFromHeap(variance),
+  const { heap, off } = heapOf(backend, x);
+  runParallel(momentsJob, heap, [off(x), n, c, off(mean), off(variance)], {
+    items: channelItems(c),
+    work: n * c,
   });
   return [mean, variance];
 }
@@ -294,16 +425,22 @@ function normaliseWasm(args: KernelArgs): tf.TensorInfo {
   const attrs = args.attrs as unknown as { epsilon: number; relu: boolean };
   const [n, c] = rowsOf(inputs.x, BN_NORMALISE);
   const y = backend.makeOutput([n, c], "float32");
-  batchNormNormaliseImpl(
-    backend.typedArrayFromHeap(inputs.x),
+  const { heap, off } = heapOf(backend, inputs.x);
+  const per = rowsPerItem(n, c);
+  const { x, mean, variance, gamma, beta } = inputs;
+  runParallel(normaliseJob, heap, [
+    off(x),
     n,
-    arraysOf(backend, inputs),
-    {
-      epsilon: attrs.epsilon,
-      relu: attrs.relu,
-      out: backend.typedArrayFromHeap(y),
-    },
-  );
+    c,
+    off(mean),
+    off(variance),
+    off(gamma),
+    off(beta),
+    attrs.epsilon,
+    attrs.relu ? 1 : 0,
+    off(y),
+    per,
+  ], { items: Math.ceil(n / per), work: n * c });
   return y;
 }
 
@@ -312,25 +449,32 @@ function normaliseGradWasm(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as WasmBackendLike;
   const attrs = args.attrs as unknown as { epsilon: number; relu: boolean };
   const [n, c] = rowsOf(inputs.x, BN_NORMALISE_GRAD);
+  if (attrs.relu && !inputs.y) {
+    throw new Error(
+      `${BN_NORMALISE_GRAD} (wasm): relu needs the forward output y`,
+    );
+  }
   const dx = backend.makeOutput([n, c], "float32");
   const dgamma = backend.makeOutput([c], "float32");
   const dbeta = backend.makeOutput([c], "float32");
-  batchNormNormaliseGradImpl(
-    backend.typedArrayFromHeap(inputs.dy),
-    backend.typedArrayFromHeap(inputs.x),
+  const { heap, off } = heapOf(backend, inputs.x);
+  const { dy, x, mean, variance, gamma, beta, y } = inputs;
+  runParallel(normaliseGradJob, heap, [
+    off(dy),
+    off(x),
     n,
-    arraysOf(backend, inputs),
-    {
-      epsilon: attrs.epsilon,
-      relu: attrs.relu,
-      y: inputs.y ? backend.typedArrayFromHeap(inputs.y) : undefined,
-      out: {
-        dx: backend.typedArrayFromHeap(dx),
-        dgamma: backend.typedArrayFromHeap(dgamma),
-        dbeta: backend.typedArrayFromHeap(dbeta),
-      },
-    },
-  );
+    c,
+    off(mean),
+    off(variance),
+    off(gamma),
+    off(beta),
+    attrs.epsilon,
+    attrs.relu ? 1 : 0,
+    attrs.relu ? off(y) : -1,
+    off(dx),
+    off(dgamma),
+    off(dbeta),
+  ], { items: channelItems(c), work: n * c });
   return [dx, dgamma, dbeta];
 }
 

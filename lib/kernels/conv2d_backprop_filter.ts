@@ -17,8 +17,15 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type { WasmBackendLike } from "./wasm_backend.ts";
 import {
+  CHANNELS_PER_ITEM,
+  type ParallelJob,
+  runParallel,
+} from "./parallel.ts";
+import {
   type ConvGeometry,
   convGeometry,
+  convGeometryArgs,
+  convGeometryFromArgs,
   type ConvPad,
   im2colTransposed,
   imagesPerChunk,
@@ -96,6 +103,55 @@ function checkSizes(xLen: number, dyLen: number, g: ConvGeometry): void {
   }
 }
 
+/**
+ * The JavaScript of one chunk of the filter gradient, a job of the kernel
+ * pool (`parallel.ts`) whose items are blocks of {@link CHANNELS_PER_ITEM}
+ * input channels: images `n0..n1-1` of `x` (NHWC) to channel-major `xc`,
+ * then their transposed im2col rows into `cols`. A channel's `xc` plane and
+ * im2col rows depend only on that channel of `x`, so the parts are
+ * independent. Arguments: the heap offsets (float32 elements) of the chunk's
+ * first image of `x`, of `xc` and of `cols`, the chunk's image count, then
+ * the geometry's fields.
+ *
+ * @example
+ * ```ts
+ * import { convGeometry, convGeometryArgs } from "./im2col.ts";
+ * import { filterGradColumnsJob } from "./conv2d_backprop_filter.ts";
+ * // One 2x2 image, 2 channels, 1x1 filter: cols = x transposed.
+ * const heap = Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8, ...new Array(16).fill(0));
+ * const g = convGeometry([1, 2, 2, 2], [1, 1, 2, 1], { strides: 1, pad: "valid" });
+ * const args = [0, 8, 16, 1, ...convGeometryArgs(g)];
+ * filterGradColumnsJob.run(heap, Float64Array.from(args), 0, 1);
+ * if (heap.slice(16).join() !== "1,3,5,7,2,4,6,8") throw new Error(heap.join());
+ * ```
+ */
+export const filterGradColumnsJob: ParallelJob = {
+  name: "conv2dBackpropFilter.columns",
+  run(heap, args, lo, hi) {
+    const g = convGeometryFromArgs(args, 4);
+    const [xOff, xcOff, colsOff, nc] = [args[0], args[1], args[2], args[3]];
+    const C = g.inChannels;
+    const inRows = nc * g.inHeight * g.inWidth;
+    const range: [number, number] = [
+      lo * CHANNELS_PER_ITEM,
+      Math.min(C, hi * CHANNELS_PER_ITEM),
+    ];
+    const xc = heap.subarray(xcOff, xcOff + inRows * C);
+    transpose2d(heap, inRows, C, xc, xOff, range);
+    const rows = nc * g.outHeight * g.outWidth;
+    const cols = heap.subarray(
+      colsOff,
+      colsOff + rows * g.filterHeight * g.filterWidth * C,
+    );
+    im2colTransposed(xc, g, 0, nc, cols, range);
+  },
+};
+
+/** Offset in float32 elements of a tensor's data on the heap. */
+function heapOffset(backend: WasmBackendLike, t: tf.TensorInfo): number {
+  return backend.typedArrayFromHeap(t).byteOffset / 4;
+}
+
 function conv2dBackpropFilterWasm(
   args: {
     inputs: tf.NamedTensorInfoMap;
@@ -143,7 +199,8 @@ function conv2dBackpropFilterWasm(
     conv2dBackpropFilterOptions.maxChunkElements,
   );
   const single = chunk === g.batchSize;
-  const xc = new Float32Array(chunk * inPix * g.inChannels);
+  // On the heap, so that the kernel pool's Workers can write it.
+  const xc = backend.makeOutput([chunk * inPix * g.inChannels], "float32");
   const acc = single ? null : new Float32Array(k2 * co);
   for (let n0 = 0; n0 < g.batchSize; n0 += chunk) {
     const n1 = Math.min(g.batchSize, n0 + chunk);
@@ -154,14 +211,14 @@ function conv2dBackpropFilterWasm(
     const dyc = single
       ? { dataId: dy.dataId, shape: [rows, co], dtype: dy.dtype }
       : backend.makeOutput([rows, co], "float32");
-    transpose2d(
-      backend.typedArrayFromHeap(x),
-      (n1 - n0) * inPix,
-      g.inChannels,
-      xc,
-      n0 * inPix * g.inChannels,
-    );
-    im2colTransposed(xc, g, n0, n1, backend.typedArrayFromHeap(colsT));
+    const heap = new Float32Array(backend.typedArrayFromHeap(x).buffer);
+    runParallel(filterGradColumnsJob, heap, [
+      heapOffset(backend, x) + n0 * inPix * g.inChannels,
+      heapOffset(backend, xc),
+      heapOffset(backend, colsT),
+      n1 - n0,
+      ...convGeometryArgs(g),
+    ], { items: Math.ceil(g.inChannels / CHANNELS_PER_ITEM) });
     if (!single) {
       backend.typedArrayFromHeap(dyc).set(
         backend.typedArrayFromHeap(dy).subarray(n0 * pix * co, n1 * pix * co),
@@ -175,6 +232,7 @@ function conv2dBackpropFilterWasm(
     backend.disposeData(colsT.dataId);
     if (!single) backend.disposeData(dyc.dataId);
     if (single) {
+      backend.disposeData(xc.dataId);
       // [k2, co] is already the [KH, KW, CI, CO] filter layout.
       return {
         dataId: prod.dataId,
@@ -186,6 +244,7 @@ function conv2dBackpropFilterWasm(
     for (let i = 0; i < p.length; i++) acc![i] += p[i];
     backend.disposeData(prod.dataId);
   }
+  backend.disposeData(xc.dataId);
   const out = backend.makeOutput(attrs.filterShape, "float32");
   backend.typedArrayFromHeap(out).set(acc!);
   return out;

@@ -29,6 +29,60 @@ export interface ConvGeometry {
   padLeft: number;
 }
 
+/** {@link ConvGeometry}'s fields in a fixed order (see {@link convGeometryArgs}). */
+const GEOMETRY_FIELDS = [
+  "batchSize",
+  "inHeight",
+  "inWidth",
+  "inChannels",
+  "outHeight",
+  "outWidth",
+  "outChannels",
+  "filterHeight",
+  "filterWidth",
+  "strideHeight",
+  "strideWidth",
+  "dilationHeight",
+  "dilationWidth",
+  "padTop",
+  "padLeft",
+] as const satisfies readonly (keyof ConvGeometry)[];
+
+/**
+ * A geometry as a flat list of numbers (a parallel job's arguments, see
+ * `parallel.ts`); {@link convGeometryFromArgs} reads it back.
+ *
+ * @example
+ * ```ts
+ * import { convGeometry, convGeometryArgs, convGeometryFromArgs } from "./im2col.ts";
+ * const g = convGeometry([2, 8, 8, 3], [3, 3, 3, 4], { strides: 2, pad: "same" });
+ * const back = convGeometryFromArgs(Float64Array.from([9, ...convGeometryArgs(g)]), 1);
+ * if (JSON.stringify(back) !== JSON.stringify(g)) throw new Error(JSON.stringify(back));
+ * ```
+ */
+export function convGeometryArgs(g: ConvGeometry): number[] {
+  return GEOMETRY_FIELDS.map((f) => g[f]);
+}
+
+/**
+ * The geometry stored by {@link convGeometryArgs} at `args[offset..]`.
+ *
+ * @example
+ * ```ts
+ * import { convGeometryFromArgs } from "./im2col.ts";
+ * const g = convGeometryFromArgs(Float64Array.from({ length: 15 }, (_, i) => i), 0);
+ * if (g.batchSize !== 0 || g.padLeft !== 14) throw new Error(JSON.stringify(g));
+ * ```
+ */
+export function convGeometryFromArgs(
+  args: Float64Array,
+  offset: number,
+): ConvGeometry {
+  const g = {} as ConvGeometry;
+  GEOMETRY_FIELDS.forEach((f, i) => (g[f] = args[offset + i]));
+  return g;
+}
+
 /** The padding forms TensorFlow.js accepts for `conv2d`. */
 export type ConvPad =
   | "same"
@@ -157,7 +211,8 @@ export function im2col(
 
 /**
  * Transposes the row-major `rows x cols` block of `a` starting at element
- * `offset` into `out` (`cols x rows`). Returns `out`.
+ * `offset` into `out` (`cols x rows`); with `columns` `[lo, hi)`, only those
+ * columns (output rows `lo..hi-1`, a split for parallel parts). Returns `out`.
  *
  * @example
  * ```ts
@@ -172,14 +227,16 @@ export function transpose2d(
   cols: number,
   out: Float32Array,
   offset = 0,
+  columns: [number, number] = [0, cols],
 ): Float32Array {
   // Cache blocking; the inner loop writes sequentially (about 5x faster
   // than reading sequentially on a [65536, 64] matrix).
   const B = 32;
+  const [cLo, cHi] = columns;
   for (let r0 = 0; r0 < rows; r0 += B) {
     const r1 = Math.min(rows, r0 + B);
-    for (let c0 = 0; c0 < cols; c0 += B) {
-      const c1 = Math.min(cols, c0 + B);
+    for (let c0 = cLo; c0 < cHi; c0 += B) {
+      const c1 = Math.min(cHi, c0 + B);
       for (let c = c0; c < c1; c++) {
         const dst = c * rows;
         for (let r = r0; r < r1; r++) out[dst + r] = a[offset + r * cols + c];
@@ -227,7 +284,9 @@ export function matmul(
  * {@link transpose2d}; reads and writes are then sequential): writes
  * `[filterHeight * filterWidth * inChannels, rows]` (rows = the chunk's output
  * pixels) into `out`, so that `out @ dy_chunk` is the filter gradient in
- * `[KH, KW, CI, CO]` layout. Returns `out`.
+ * `[KH, KW, CI, CO]` layout. With `channels` `[lo, hi)` only the rows of
+ * input channels `lo..hi-1` are written (a split for parallel parts). Returns
+ * `out`.
  *
  * @example
  * ```ts
@@ -246,6 +305,7 @@ export function im2colTransposed(
   n0: number,
   n1: number,
   out: Float32Array,
+  channels: [number, number] = [0, g.inChannels],
 ): Float32Array {
   const { inHeight: H, inWidth: W, inChannels: C } = g;
   const { outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW } = g;
@@ -260,10 +320,10 @@ export function im2colTransposed(
     );
   }
   const sh = g.strideHeight, sw = g.strideWidth;
+  const [cLo, cHi] = channels;
   if (sh === 1 && sw === 1 && OW === W) {
-    return im2colTransposedRowsAligned(xc, g, nc, out);
+    return im2colTransposedRowsAligned(xc, g, nc, out, channels);
   }
-  let o = 0;
   for (let kh = 0; kh < KH; kh++) {
     for (let kw = 0; kw < KW; kw++) {
       const dw = kw * g.dilationWidth - g.padLeft;
@@ -272,7 +332,9 @@ export function im2colTransposed(
       while (owLo < OW && owLo * sw + dw < 0) owLo++;
       let owHi = OW;
       while (owHi > owLo && (owHi - 1) * sw + dw >= W) owHi--;
-      for (let c = 0; c < C; c++) {
+      for (let c = cLo; c < cHi; c++) {
+        // Output row of (tap, channel c, first image).
+        let o = ((kh * KW + kw) * C + c) * rows;
         for (let n = 0; n < nc; n++) {
           const plane = (c * nc + n) * H * W;
           for (let oh = 0; oh < OH; oh++) {
@@ -315,11 +377,11 @@ function im2colTransposedRowsAligned(
   g: ConvGeometry,
   nc: number,
   out: Float32Array,
+  [cLo, cHi]: [number, number],
 ): Float32Array {
   const { inHeight: H, inWidth: W, inChannels: C } = g;
   const { outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW } = g;
   const plane = OH * OW;
-  let o = 0;
   for (let kh = 0; kh < KH; kh++) {
     const dh = kh * g.dilationHeight - g.padTop;
     // Output rows whose input row is inside the image: [ohLo, ohHi).
@@ -330,7 +392,8 @@ function im2colTransposedRowsAligned(
       // Output columns whose input column is inside the image: [owLo, owHi).
       const owLo = Math.min(OW, Math.max(0, -dw));
       const owHi = Math.max(owLo, Math.min(OW, W - dw));
-      for (let c = 0; c < C; c++) {
+      for (let c = cLo; c < cHi; c++) {
+        let o = ((kh * KW + kw) * C + c) * nc * plane;
         for (let n = 0; n < nc; n++, o += plane) {
           for (let i = o; i < o + ohLo * OW; i++) out[i] = 0;
           for (let i = o + ohHi * OW; i < o + plane; i++) out[i] = 0;
