@@ -23,7 +23,8 @@
  *   small batch (`--short`: WRN-10-1, batch 16; no WRN-28-10).
  * - `speedup`: the stock `cpu` backend's SGD step over the fast path's on a
  *   small WRN (the stock filter gradient makes larger ones impractical).
- * - `train_over_forward`: fast-path SGD step over an inference forward.
+ * - `train_over_forward`: fast-path SGD step over an inference forward of
+ *   the same model and batch, timed in the same interleaved rounds.
  * - Augmentation images/s on one core; tensors alive before/after 50 steps
  *   per optimizer; the gain of running two independent single-thread
  *   runs as parallel processes.
@@ -147,7 +148,8 @@ export async function runBench(
     threads: backend.threads ?? 1,
     log,
   });
-  const trainModelForwardMs = forwardMs(plan.methods, 3);
+  // Timed in the same rounds as the steps (see timeMethods).
+  const trainModelForwardMs = methods.forwardMs;
   const stepMacs = 3 * buildModel(plan.methods).multiplyAdds *
     plan.methods.batch;
   const gmacs = stepMacs / (methods.medianMs.sgd / 1000) / 1e9;

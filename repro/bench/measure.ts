@@ -224,13 +224,21 @@ export interface MethodTimes {
   medianCpuMs: Record<string, number> | null;
   /** Which medians the ratios use: `cpu` (process CPU time) or `wall`. */
   ratioClock: "cpu" | "wall";
+  /**
+   * Median inference forward (ms, wall and process CPU) of the same model
+   * and batch, timed in the same rounds as the steps (one forward per
+   * round), so that `train_over_forward` compares like with like on a
+   * machine whose speed drifts.
+   */
+  forwardMs: { wall: number; cpu: number | null };
   sam_over_sgd: number;
   pof_over_sgd: number;
 }
 
 /**
- * Step times of SGD, SAM and PoF on one model and batch, warmed up and then
- * interleaved; `log` receives one line per method.
+ * Step times of SGD, SAM and PoF on one model and batch, and its inference
+ * forward, warmed up and then interleaved (each round: one step of each
+ * method, then one forward); `log` receives one line per method.
  *
  * @example
  * ```ts
@@ -241,6 +249,7 @@ export interface MethodTimes {
  * const m: BenchModel = { depth: 10, widen: 1, inputShape: [8, 8, 3], batch: 2 };
  * const t = timeMethods(m, { warmup: 0, steps: 1, threads: 1 });
  * if (!(t.pof_over_sgd > 0) || t.stepsMs.sam.length !== 1) throw new Error();
+ * if (!(t.forwardMs.wall > 0)) throw new Error();
  * ```
  */
 export function timeMethods(
@@ -257,17 +266,39 @@ export function timeMethods(
   const runners = names.map((n, i) =>
     new StepRunner(model, METHODS[n](), { bench: m, seed: 1 + i })
   );
+  // The inference forward of the SGD run's current parameters.
+  const forward = (): { wall: number; cpu: number | null } => {
+    const { params, bn } = runners[0].state;
+    const c0 = processCpuMs();
+    const t0 = performance.now();
+    const out = model.apply(params, bn, runners[0].batch.x, { train: false });
+    out.logits.dataSync();
+    const wall = performance.now() - t0;
+    const c1 = processCpuMs();
+    tf.dispose([out.logits, out.features]);
+    return { wall, cpu: c0 === null || c1 === null ? null : c1 - c0 };
+  };
   // Warm up every method first, then interleave the timed steps, so that
   // JIT warm-up and drifting machine load fall on all methods alike.
-  for (let i = 0; i < warmup; i++) for (const r of runners) r.step();
+  for (let i = 0; i < warmup; i++) {
+    for (const r of runners) r.step();
+    forward();
+  }
   const times: number[][] = names.map(() => []);
   const cpu: (number | null)[][] = names.map(() => []);
+  const fwd: { wall: number; cpu: number | null }[] = [];
   for (let i = 0; i < steps; i++) {
     runners.forEach((r, j) => {
       times[j].push(r.step());
       cpu[j].push(r.lastCpuMs);
     });
+    fwd.push(forward());
   }
+  const fwdCpu = fwd.map((f) => f.cpu);
+  const forwardMs = {
+    wall: median(fwd.map((f) => f.wall)),
+    cpu: fwdCpu.every((v) => v !== null) ? median(fwdCpu as number[]) : null,
+  };
   const haveCpu = cpu.every((c) => c.every((v) => v !== null));
   const medianCpuMs: Record<string, number> | null = haveCpu ? {} : null;
   for (const r of runners) r.dispose();
@@ -298,6 +329,7 @@ export function timeMethods(
     stepsMs,
     medianCpuMs,
     ratioClock: useCpu ? "cpu" : "wall",
+    forwardMs,
     sam_over_sgd: basis.sam / basis.sgd,
     pof_over_sgd: basis.pof / basis.sgd,
   };
