@@ -387,4 +387,21 @@ export const MUTANTS: readonly (Mutant & { why: string })[] = [
     replace: "for (let j = 0; j < inner; j++) acc[j] = x[base + j];",
     tests: ["lib/kernels/kernels_test.ts"],
   },
+  {
+    name: "pool-filter-grad-item-drops-a-channel",
+    why:
+      "the filter gradient's pool items end one channel early (each item's last channel never transposed or im2col'd)",
+    file: "lib/kernels/conv2d_backprop_filter.ts",
+    find: "Math.min(C, hi * CHANNELS_PER_ITEM),",
+    replace: "Math.min(C, hi * CHANNELS_PER_ITEM - 1),",
+    tests: ["tests/threads_kernels_test.ts"],
+  },
+  {
+    name: "pool-bn-normalise-item-drops-a-row",
+    why: "the BatchNorm normalisation's pool items end one row early",
+    file: "lib/kernels/batch_norm_train.ts",
+    find: "r1 = Math.min(n, hi * per);",
+    replace: "r1 = Math.min(n, hi * per - 1);",
+    tests: ["tests/threads_kernels_test.ts"],
+  },
 ];
