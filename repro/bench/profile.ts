@@ -131,31 +131,72 @@ export function formatProfile(
   return lines.join("\n");
 }
 
-if (import.meta.main) {
-  const args = parseArgs(Deno.args, {
+/**
+ * A command-line option that must be a positive integer: `fallback` when
+ * absent, else the value, or a RangeError naming the option and the value.
+ *
+ * @example
+ * ```ts
+ * import { positiveIntOption } from "./profile.ts";
+ * if (positiveIntOption("reps", undefined, 3) !== 3 || positiveIntOption("reps", "5", 3) !== 5) {
+ *   throw new Error();
+ * }
+ * let msg = "";
+ * try { positiveIntOption("batch", "1.5", 64); } catch (e) { msg = (e as Error).message; }
+ * if (msg !== '--batch must be a positive integer, got "1.5"') throw new Error(msg);
+ * ```
+ */
+export function positiveIntOption(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!(value.trim() !== "" && Number.isInteger(n) && n >= 1)) {
+    throw new RangeError(
+      `--${name} must be a positive integer, got "${value}"`,
+    );
+  }
+  return n;
+}
+
+/** The profile's options from the command line (RangeError on bad values). */
+function parseProfileArgs(argv: string[]) {
+  const args = parseArgs(argv, {
     string: ["threads", "reps", "depth", "widen", "batch", "filter-chunk"],
     boolean: ["short"],
   });
-  const threads = args.threads ? parseThreads(args.threads) : undefined;
-  const reps = Number(args.reps ?? 3);
-  await useBackend("wasm", { threads });
-  if (args["filter-chunk"]) {
-    const e = Number(args["filter-chunk"]);
-    if (!(Number.isInteger(e) && e >= 1)) {
-      throw new RangeError(
-        `--filter-chunk must be a positive integer, got "${
-          args["filter-chunk"]
-        }"`,
-      );
-    }
-    conv2dBackpropFilterOptions.maxChunkElements = e;
-  }
-  const m: BenchModel = {
-    depth: Number(args.depth ?? (args.short ? 10 : 16)),
-    widen: Number(args.widen ?? (args.short ? 1 : 4)),
-    inputShape: [32, 32, 3],
-    batch: Number(args.batch ?? (args.short ? 16 : 64)),
+  const short = args.short;
+  return {
+    threads: args.threads ? parseThreads(args.threads) : undefined,
+    reps: positiveIntOption("reps", args.reps, 3),
+    filterChunk: positiveIntOption(
+      "filter-chunk",
+      args["filter-chunk"],
+      conv2dBackpropFilterOptions.maxChunkElements,
+    ),
+    model: {
+      depth: positiveIntOption("depth", args.depth, short ? 10 : 16),
+      widen: positiveIntOption("widen", args.widen, short ? 1 : 4),
+      inputShape: [32, 32, 3],
+      batch: positiveIntOption("batch", args.batch, short ? 16 : 64),
+    } as BenchModel,
   };
+}
+
+if (import.meta.main) {
+  let opts: ReturnType<typeof parseProfileArgs>;
+  try {
+    opts = parseProfileArgs(Deno.args);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    console.error(`profile: ${e.message}`);
+    Deno.exit(2);
+  }
+  const { threads, reps, model: m } = opts;
+  await useBackend("wasm", { threads });
+  conv2dBackpropFilterOptions.maxChunkElements = opts.filterChunk;
   const model = buildModel(m);
   console.log(
     `${model.name}, batch ${m.batch}, wasm, ${

@@ -56,3 +56,30 @@ Deno.test("formatProfile: per-step times, shares of the step, largest first", ()
   assert(lines[1].includes("75.0%") && lines[1].includes("4 calls"));
   assert(lines[2].includes("Add") && lines[2].includes("10.0 ms"));
 });
+
+Deno.test("profile.ts: a bad --reps, --depth, --widen, --batch or --filter-chunk exits 2 with one line naming it", async () => {
+  const script = new URL("./profile.ts", import.meta.url).pathname;
+  const map = new URL("../../tools/offline_import_map.json", import.meta.url)
+    .pathname;
+  for (
+    const [flag, value] of [
+      ["reps", "0"],
+      ["depth", "abc"],
+      ["widen", "1.5"],
+      ["batch", "-4"],
+      ["filter-chunk", ""],
+    ]
+  ) {
+    const o = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `--import-map=${map}`, script, `--${flag}=${value}`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(o.stderr).trim().split("\n")
+      .filter((l) => l.startsWith("profile:"));
+    assertEquals(o.code, 2, `--${flag}=${value}`);
+    assertEquals(err, [
+      `profile: --${flag} must be a positive integer, got "${value}"`,
+    ]);
+  }
+});
