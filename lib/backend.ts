@@ -403,8 +403,19 @@ async function loadWasm(asked: number | undefined): Promise<string> {
     }).wasm;
     // XNNPACK's pool threads would keep the process alive forever.
     unrefPthreadWorkers(module);
-    // Our kernels' JavaScript loops run on as many threads as XNNPACK.
-    await startKernelPool(module.wasmMemory, want - 1);
+    // Our kernels' JavaScript loops run on as many threads as XNNPACK. If
+    // the Workers cannot start (e.g. this module was imported from a URL
+    // that node:worker_threads cannot load), they run on the calling thread:
+    // slower, the same results.
+    try {
+      await startKernelPool(module.wasmMemory, want - 1);
+    } catch (e) {
+      console.error(
+        `note: ${
+          (e as Error).message
+        }; the project's kernels run their loops on one thread`,
+      );
+    }
   }
   const got = wasm.getThreadsCount();
   if (got !== want) {

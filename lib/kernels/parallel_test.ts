@@ -101,4 +101,28 @@ Deno.test("startKernelPool: needs shared memory and a whole number of Workers", 
   });
   await assertRejects(() => startKernelPool(shared, -1), RangeError, "got -1");
   assertEquals(await startKernelPool(shared, 0), 1);
+  // A Worker that fails to load: one error naming the cause, no pool left
+  // behind (jobs still run on the caller).
+  await assertRejects(
+    () =>
+      startKernelPool(shared, 1, {
+        workerScript: new URL(
+          "./testdata/pool_broken_worker.ts",
+          import.meta.url,
+        ),
+      }),
+    Error,
+    "a Worker failed to start",
+  );
+  const heap = new Float32Array(2);
+  runParallel(
+    {
+      name: "t",
+      run: (h, _a, lo, hi) => h.fill(1, lo, hi),
+    },
+    heap,
+    [],
+    { items: 2 },
+  );
+  assertEquals([...heap], [1, 1]);
 });
