@@ -18,7 +18,8 @@
  * simply does fewer items. Protocol, on a control block of shared integers:
  * the caller writes the arguments, publishes the job in the claim word
  * (generation << 16 | next item), wakes the Workers, claims items until
- * none is left, then sleeps until no Worker is still inside an item. A
+ * none is left, closes the job (next item = 65535, past any job's count),
+ * then sleeps until no Worker is still inside an item. A
  * Worker marks itself active, then claims with a compare-and-swap that
  * also checks the generation, so a Worker of an earlier job never claims an
  * item of a later one. A round trip costs about 10-30 us.
@@ -248,6 +249,10 @@ export function runParallel(
     // Let the Workers finish: take every item left.
     claimItems(p.control, p.generation, items, () => {});
   }
+  // Every item is claimed: close the job, so that a Worker that read this
+  // generation late cannot claim "item items" of the next job's count
+  // (which the next job writes before it publishes its generation).
+  Atomics.store(p.control, CLAIM, (p.generation << 16) | MAX_JOB_ITEMS);
   for (;;) {
     const active = Atomics.load(p.control, ACTIVE);
     if (active === 0) break;
