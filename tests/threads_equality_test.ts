@@ -7,28 +7,14 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import type { MethodTrace } from "../lib/train/testdata/steps_threads.ts";
+import { childJson } from "./helpers/child_json.ts";
 
 type Dump = { threads: number } & Record<string, MethodTrace>;
 
-const ROOT = new URL("..", import.meta.url).pathname;
-
 async function dump(threads: number): Promise<Dump> {
-  const o = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      `--import-map=${ROOT}tools/offline_import_map.json`,
-      `${ROOT}lib/train/testdata/steps_threads.ts`,
-      String(threads),
-    ],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert(o.success, new TextDecoder().decode(o.stderr).slice(-2000));
-  return JSON.parse(
-    new TextDecoder().decode(o.stdout).trim().split("\n").pop()!,
-  );
+  return await childJson("lib/train/testdata/steps_threads.ts", [
+    String(threads),
+  ]) as Dump;
 }
 
 /** Largest |a - b| of a tensor relative to the tensor's largest |b|. */

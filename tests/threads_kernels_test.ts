@@ -6,28 +6,14 @@
  * count runs in its own process (`tests/helpers/pool_kernels.ts`).
  */
 import { assert, assertEquals } from "@std/assert";
-
-const ROOT = new URL("..", import.meta.url).pathname;
+import { childJson } from "./helpers/child_json.ts";
 
 type Out = { threads: number; error: string; out: Record<string, string> };
 
 async function dump(threads: number): Promise<Out> {
-  const o = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      `--import-map=${ROOT}tools/offline_import_map.json`,
-      `${ROOT}tests/helpers/pool_kernels.ts`,
-      String(threads),
-    ],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert(o.success, new TextDecoder().decode(o.stderr).slice(-2000));
-  return JSON.parse(
-    new TextDecoder().decode(o.stdout).trim().split("\n").pop()!,
-  );
+  return await childJson("tests/helpers/pool_kernels.ts", [
+    String(threads),
+  ]) as Out;
 }
 
 Deno.test("kernel pool: filter gradient and fused BatchNorm are bitwise equal with 3 threads and 1", async () => {
