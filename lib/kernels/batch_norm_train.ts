@@ -15,7 +15,8 @@
  *
  * tfjs builds the same from about a dozen element-wise kernels and matrix
  * products (each a full pass over the activations, single-threaded in
- * tfjs-backend-wasm); these do five passes in all. The models use them only
+ * tfjs-backend-wasm); these do five passes in all, shared between the kernel
+ * pool's threads (`parallel.ts`; {@link batchNormJobs}). The models use them only
  * where the backend has them registered (`layers.ts`); the stock `cpu`
  * backend keeps the plain composition, the reference of the tests. float32
  * only.

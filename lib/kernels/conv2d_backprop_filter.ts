@@ -6,7 +6,8 @@
  * x[n, oh*s + kh - padTop, ow*s + kw - padLeft, ci] * dy[n, oh, ow, co],
  * i.e. `dW = im2col(x)^T @ dy`: the transposed im2col matrix is built by tight
  * JavaScript loops (x to channel-major, then sequential row copies) straight
- * onto the wasm heap, and the product is the backend's own XNNPACK
+ * onto the wasm heap, split by input channel over the kernel pool's threads
+ * (`parallel.ts`), and the product is the backend's own XNNPACK
  * `BatchMatMul` (this orientation packs only dy, the small operand). Batches
  * are processed in chunks so that the im2col matrix stays below
  * `conv2dBackpropFilterOptions.maxChunkElements`. NHWC only (as the wasm
