@@ -24,7 +24,7 @@
  * @module
  */
 import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import type { WasmBackendLike } from "./wasm_backend.ts";
+import { heapOffset, type WasmBackendLike } from "./wasm_backend.ts";
 import {
   CHANNELS_PER_ITEM,
   type ParallelJob,
@@ -401,8 +401,28 @@ function heapOf(
   const heap = new Float32Array(backend.typedArrayFromHeap(x).buffer);
   return {
     heap,
-    off: (t) => t ? backend.typedArrayFromHeap(t).byteOffset / 4 : -1,
+    off: (t) => t ? heapOffset(backend, t) : -1,
   };
+}
+
+/**
+ * The arguments {@link arraysAt} reads back: the heap offsets of `mean`,
+ * `variance`, `gamma`, `beta` (-1 where absent), then `epsilon` and `relu`.
+ */
+function arraysArgs(
+  off: (t: tf.TensorInfo | undefined) => number,
+  inputs: Record<string, tf.TensorInfo>,
+  attrs: { epsilon: number; relu: boolean },
+): number[] {
+  const { mean, variance, gamma, beta } = inputs;
+  return [
+    off(mean),
+    off(variance),
+    off(gamma),
+    off(beta),
+    attrs.epsilon,
+    attrs.relu ? 1 : 0,
+  ];
 }
 
 function momentsWasm(args: KernelArgs): tf.TensorInfo[] {
@@ -428,17 +448,11 @@ function normaliseWasm(args: KernelArgs): tf.TensorInfo {
   const y = backend.makeOutput([n, c], "float32");
   const { heap, off } = heapOf(backend, inputs.x);
   const per = rowsPerItem(n, c);
-  const { x, mean, variance, gamma, beta } = inputs;
   runParallel(normaliseJob, heap, [
-    off(x),
+    off(inputs.x),
     n,
     c,
-    off(mean),
-    off(variance),
-    off(gamma),
-    off(beta),
-    attrs.epsilon,
-    attrs.relu ? 1 : 0,
+    ...arraysArgs(off, inputs, attrs),
     off(y),
     per,
   ], { items: Math.ceil(n / per), work: n * c });
@@ -459,19 +473,13 @@ function normaliseGradWasm(args: KernelArgs): tf.TensorInfo[] {
   const dgamma = backend.makeOutput([c], "float32");
   const dbeta = backend.makeOutput([c], "float32");
   const { heap, off } = heapOf(backend, inputs.x);
-  const { dy, x, mean, variance, gamma, beta, y } = inputs;
   runParallel(normaliseGradJob, heap, [
-    off(dy),
-    off(x),
+    off(inputs.dy),
+    off(inputs.x),
     n,
     c,
-    off(mean),
-    off(variance),
-    off(gamma),
-    off(beta),
-    attrs.epsilon,
-    attrs.relu ? 1 : 0,
-    attrs.relu ? off(y) : -1,
+    ...arraysArgs(off, inputs, attrs),
+    attrs.relu ? off(inputs.y) : -1,
     off(dx),
     off(dgamma),
     off(dbeta),

@@ -16,7 +16,7 @@
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import type { WasmBackendLike } from "./wasm_backend.ts";
+import { heapOffset, type WasmBackendLike } from "./wasm_backend.ts";
 import {
   CHANNELS_PER_ITEM,
   type ParallelJob,
@@ -147,11 +147,6 @@ export const filterGradColumnsJob: ParallelJob = {
     im2colTransposed(xc, g, 0, nc, cols, range);
   },
 };
-
-/** Offset in float32 elements of a tensor's data on the heap. */
-function heapOffset(backend: WasmBackendLike, t: tf.TensorInfo): number {
-  return backend.typedArrayFromHeap(t).byteOffset / 4;
-}
 
 function conv2dBackpropFilterWasm(
   args: {

@@ -16,3 +16,22 @@ export interface WasmBackendLike {
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
   disposeData(dataId: tf.DataId): boolean;
 }
+
+/**
+ * Where a tensor's data starts on the wasm heap, in float32 elements (the
+ * offsets a kernel pool job takes, `parallel.ts`).
+ *
+ * @example
+ * ```ts
+ * import { heapOffset } from "./wasm_backend.ts";
+ * const heap = new Float32Array(8);
+ * const fake = { typedArrayFromHeap: () => heap.subarray(3, 5) };
+ * if (heapOffset(fake as never, { dataId: {}, shape: [2], dtype: "float32" }) !== 3) throw new Error();
+ * ```
+ */
+export function heapOffset(
+  backend: WasmBackendLike,
+  t: tf.TensorInfo,
+): number {
+  return backend.typedArrayFromHeap(t).byteOffset / 4;
+}

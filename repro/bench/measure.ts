@@ -267,17 +267,13 @@ export function timeMethods(
     new StepRunner(model, METHODS[n](), { bench: m, seed: 1 + i })
   );
   // The inference forward of the SGD run's current parameters.
-  const forward = (): { wall: number; cpu: number | null } => {
-    const { params, bn } = runners[0].state;
-    const c0 = processCpuMs();
-    const t0 = performance.now();
-    const out = model.apply(params, bn, runners[0].batch.x, { train: false });
-    out.logits.dataSync();
-    const wall = performance.now() - t0;
-    const c1 = processCpuMs();
-    tf.dispose([out.logits, out.features]);
-    return { wall, cpu: c0 === null || c1 === null ? null : c1 - c0 };
-  };
+  const forward = () =>
+    timeForward(
+      model,
+      runners[0].state.params,
+      runners[0].state.bn,
+      runners[0].batch.x,
+    );
   // Warm up every method first, then interleave the timed steps, so that
   // JIT warm-up and drifting machine load fall on all methods alike.
   for (let i = 0; i < warmup; i++) {
@@ -294,11 +290,7 @@ export function timeMethods(
     });
     fwd.push(forward());
   }
-  const fwdCpu = fwd.map((f) => f.cpu);
-  const forwardMs = {
-    wall: median(fwd.map((f) => f.wall)),
-    cpu: fwdCpu.every((v) => v !== null) ? median(fwdCpu as number[]) : null,
-  };
+  const forwardMs = medianTimes(fwd);
   const haveCpu = cpu.every((c) => c.every((v) => v !== null));
   const medianCpuMs: Record<string, number> | null = haveCpu ? {} : null;
   for (const r of runners) r.dispose();
@@ -356,18 +348,10 @@ export function forwardMs(
   const rng = new Rng(2);
   const { params, state } = model.init(rng);
   const b = makeBatch(rng, m, m.batch);
-  const times: number[] = [];
-  const cpu: (number | null)[] = [];
-  for (let i = 0; i < reps + 1; i++) {
-    const c0 = processCpuMs();
-    const t0 = performance.now();
-    const out = model.apply(params, state, b.x, { train: false });
-    out.logits.dataSync();
-    times.push(performance.now() - t0);
-    const c1 = processCpuMs();
-    cpu.push(c0 === null || c1 === null ? null : c1 - c0);
-    tf.dispose([out.logits, out.features]);
-  }
+  const times = Array.from(
+    { length: reps + 1 },
+    () => timeForward(model, params, state, b.x),
+  );
   tf.dispose([
     b.x,
     b.y,
@@ -375,10 +359,34 @@ export function forwardMs(
     ...Object.values(params.classifier),
     ...Object.values(state),
   ]);
-  const c = cpu.slice(1);
+  return medianTimes(times.slice(1));
+}
+
+/** One inference forward, read back: wall and process CPU time (ms). */
+function timeForward(
+  model: Model,
+  params: Parameters<Model["apply"]>[0],
+  state: Parameters<Model["apply"]>[1],
+  x: tf.Tensor,
+): { wall: number; cpu: number | null } {
+  const c0 = processCpuMs();
+  const t0 = performance.now();
+  const out = model.apply(params, state, x, { train: false });
+  out.logits.dataSync();
+  const wall = performance.now() - t0;
+  const c1 = processCpuMs();
+  tf.dispose([out.logits, out.features]);
+  return { wall, cpu: c0 === null || c1 === null ? null : c1 - c0 };
+}
+
+/** Medians of timings; the CPU median is null when any CPU time is. */
+function medianTimes(
+  t: { wall: number; cpu: number | null }[],
+): { wall: number; cpu: number | null } {
+  const cpu = t.map((s) => s.cpu);
   return {
-    wall: median(times.slice(1)),
-    cpu: c.every((v) => v !== null) ? median(c as number[]) : null,
+    wall: median(t.map((s) => s.wall)),
+    cpu: cpu.every((v) => v !== null) ? median(cpu as number[]) : null,
   };
 }
 
