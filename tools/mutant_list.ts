@@ -388,13 +388,40 @@ export const MUTANTS: readonly (Mutant & { why: string })[] = [
     tests: ["lib/kernels/kernels_test.ts"],
   },
   {
-    name: "pool-filter-grad-item-drops-a-channel",
+    name: "filter-grad-item-drops-a-column",
     why:
-      "the filter gradient's pool items end one channel early (each item's last channel never transposed or im2col'd)",
+      "the filter gradient's tiles items end one output channel early (each group's last channel never summed)",
     file: "lib/kernels/conv2d_backprop_filter.ts",
-    find: "Math.min(C, hi * CHANNELS_PER_ITEM),",
-    replace: "Math.min(C, hi * CHANNELS_PER_ITEM - 1),",
-    tests: ["tests/threads_kernels_test.ts"],
+    find: "const co1 = Math.min(CO, co0 + COLUMN_GROUP);",
+    replace: "const co1 = Math.min(CO, co0 + COLUMN_GROUP - 1);",
+    tests: ["lib/kernels/kernels_test.ts"],
+  },
+  {
+    name: "filter-grad-sum-drops-last-chunk",
+    why:
+      "the filter gradient adds all but the last image chunk's partial gradient",
+    file: "lib/kernels/conv2d_backprop_filter.ts",
+    find: "for (let c = 1; c < chunks; c++) {",
+    replace: "for (let c = 1; c < chunks - 1; c++) {",
+    tests: ["lib/kernels/kernels_test.ts"],
+  },
+  {
+    name: "filter-grad-pad-ignores-left-padding",
+    why:
+      "the padded copy of x is shifted: rows copied without their left padding",
+    file: "lib/kernels/conv2d_backprop_filter.ts",
+    find: "base + ((ih + g.padTop) * wp + g.padLeft) * C,",
+    replace: "base + (ih + g.padTop) * wp * C,",
+    tests: ["lib/kernels/kernels_test.ts"],
+  },
+  {
+    name: "filter-grad-tile-tap-stride",
+    why:
+      "the generated tile steps to the next filter tap by a pixel stride instead of the tap stride",
+    file: "lib/kernels/filter_grad_tiles.ts",
+    find: 'add(xTap, "xTapColStride");',
+    replace: 'add(xTap, "xColStride");',
+    tests: ["lib/kernels/filter_grad_tiles_test.ts"],
   },
   {
     name: "pool-bn-normalise-item-drops-a-row",

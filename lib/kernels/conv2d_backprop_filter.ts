@@ -4,60 +4,141 @@
  *
  * dW[kh, kw, ci, co] = sum over (n, oh, ow) of
  * x[n, oh*s + kh - padTop, ow*s + kw - padLeft, ci] * dy[n, oh, ow, co],
- * i.e. `dW = im2col(x)^T @ dy`: the transposed im2col matrix is built by tight
- * JavaScript loops (x to channel-major, then sequential row copies) straight
- * onto the wasm heap, split by input channel over the kernel pool's threads
- * (`parallel.ts`), and the product is the backend's own XNNPACK
- * `BatchMatMul` (this orientation packs only dy, the small operand). Batches
- * are processed in chunks so that the im2col matrix stays below
- * `conv2dBackpropFilterOptions.maxChunkElements`. NHWC only (as the wasm
- * backend's own convolutions); float32 only.
+ * computed by generated WebAssembly SIMD tiles (`filter_grad_tiles.ts`)
+ * straight from x (copied once into a zero-padded layout when the
+ * convolution pads) and dy on the wasm heap: no im2col and no repacking of
+ * dy, the two costs that made the former im2col + XNNPACK product path
+ * 1.7x a forward convolution inside a training step.
+ *
+ * Three kernel pool jobs (`parallel.ts`): the padded copy (items: images),
+ * the tiles (items: an image chunk by a group of {@link COLUMN_GROUP}
+ * output channels), and the sum of the chunks' partial gradients (items:
+ * blocks of entries). The batch is split into
+ * `min(batch, FILTER_GRAD_CHUNKS)` chunks, fixed by the shape alone, whose
+ * partial gradients are added in chunk order; each item writes only its own
+ * outputs, so the result is bitwise the same for every thread count, and
+ * bitwise that of {@link conv2dBackpropFilterImpl}. (One difference from
+ * the stock kernels: an infinite dy next to the zero padding gives NaN,
+ * 0 * inf, where they skip the padding.) NHWC, float32, dilation 1 only,
+ * as TensorFlow.js's own gradient of `conv2d`.
  *
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import { heapOffset, type WasmBackendLike } from "./wasm_backend.ts";
 import {
-  CHANNELS_PER_ITEM,
-  type ParallelJob,
-  runParallel,
-} from "./parallel.ts";
+  heapOffset,
+  type WasmBackendLike,
+  wasmMemory,
+} from "./wasm_backend.ts";
+import { type ParallelJob, runParallel } from "./parallel.ts";
+import { TILE_COLUMNS, TILE_ROWS, tileKernels } from "./filter_grad_tiles.ts";
 import {
   type ConvGeometry,
   convGeometry,
   convGeometryArgs,
   convGeometryFromArgs,
   type ConvPad,
-  im2colTransposed,
-  imagesPerChunk,
-  matmul,
-  transpose2d,
 } from "./im2col.ts";
 
 /**
- * Tuning of the wasm kernel: `maxChunkElements` is the largest im2col chunk
- * (elements) it materialises at once (default 2^21, 8 MiB; each chunk is one
- * XNNPACK matrix product, accumulated in JavaScript). On 1 thread a chunk that
- * stays in cache made the WRN-16-4 filter gradients 10-40% faster than 2^23,
- * and 2^20 and 2^21 measured alike; on 2 threads each product also pays for
- * waking the pool, and 2^20 (one 32x32 image of a 64-channel layer, 1024
- * rows) made the products 1.29x the forward convolutions' time against 1.17x
- * with 2^21 (`repro/bench/profile.ts --filter-chunk`, loaded machine).
+ * Most image chunks a batch is split into (each chunk's gradient is summed
+ * apart, then the chunks are added in order): enough items for the pool's
+ * threads, few partial gradients to add.
  *
  * @example
  * ```ts
- * import { conv2dBackpropFilterOptions } from "./conv2d_backprop_filter.ts";
- * if (conv2dBackpropFilterOptions.maxChunkElements < 1) throw new Error();
+ * import { FILTER_GRAD_CHUNKS } from "./conv2d_backprop_filter.ts";
+ * if (FILTER_GRAD_CHUNKS !== 8) throw new Error();
  * ```
  */
-export const conv2dBackpropFilterOptions = { maxChunkElements: 1 << 21 };
+export const FILTER_GRAD_CHUNKS = 8;
+
+/**
+ * Output channels per tiles item (4 tiles of 8).
+ *
+ * @example
+ * ```ts
+ * import { COLUMN_GROUP } from "./conv2d_backprop_filter.ts";
+ * if (COLUMN_GROUP % 8 !== 0) throw new Error();
+ * ```
+ */
+export const COLUMN_GROUP = 32;
+
+/**
+ * Output pixels one tile call walks (whole rows, or whole images when they
+ * are small): their x and dy stay in L1 across the call's filter taps.
+ */
+const PIXELS_PER_CALL = 256;
+
+/** Entries per item of the chunk sum. */
+const SUM_BLOCK = 1 << 14;
+
+/** How a geometry's filter gradient is computed (shared by the kernel and its reference). */
+export interface FilterGradPlan {
+  /** Image chunks (their partial gradients are added in order). */
+  chunks: number;
+  /** Height and width of the zero-padded input the tiles read. */
+  paddedHeight: number;
+  paddedWidth: number;
+  /** Whether x needs copying into that layout (false: it is x itself). */
+  padded: boolean;
+}
+
+/**
+ * The plan for geometry `g`.
+ *
+ * @example
+ * ```ts
+ * import { convGeometry } from "./im2col.ts";
+ * import { filterGradPlan } from "./conv2d_backprop_filter.ts";
+ * const g = convGeometry([64, 32, 32, 16], [3, 3, 16, 64], { strides: 1, pad: "same" });
+ * const p = filterGradPlan(g);
+ * if (p.chunks !== 8 || p.paddedHeight !== 34 || !p.padded) throw new Error(JSON.stringify(p));
+ * const q = filterGradPlan(convGeometry([3, 8, 8, 4], [1, 1, 4, 8], { strides: 2, pad: 0 }));
+ * if (q.chunks !== 3 || q.padded) throw new Error(JSON.stringify(q));
+ * ```
+ */
+export function filterGradPlan(g: ConvGeometry): FilterGradPlan {
+  if (g.dilationHeight !== 1 || g.dilationWidth !== 1) {
+    throw new Error(
+      `Conv2DBackpropFilter: dilation must be 1, got [${g.dilationHeight}, ${g.dilationWidth}]`,
+    );
+  }
+  const paddedHeight = Math.max(
+    g.padTop + g.inHeight,
+    (g.outHeight - 1) * g.strideHeight + g.filterHeight,
+  );
+  const paddedWidth = Math.max(
+    g.padLeft + g.inWidth,
+    (g.outWidth - 1) * g.strideWidth + g.filterWidth,
+  );
+  return {
+    chunks: Math.min(g.batchSize, FILTER_GRAD_CHUNKS),
+    paddedHeight,
+    paddedWidth,
+    padded: g.padTop !== 0 || g.padLeft !== 0 ||
+      paddedHeight !== g.inHeight || paddedWidth !== g.inWidth,
+  };
+}
+
+/** Images `[n0, n1)` of chunk `c` of `chunks`. */
+function chunkImages(
+  batch: number,
+  chunks: number,
+  c: number,
+): [number, number] {
+  return [
+    Math.floor((c * batch) / chunks),
+    Math.floor(((c + 1) * batch) / chunks),
+  ];
+}
 
 /**
  * Pure reference of the kernel on typed arrays: the filter gradient
- * `[KH, KW, CI, CO]` of an NHWC convolution with geometry `g`, from the input
- * `x` and the output gradient `dy`. Same algorithm as the wasm kernel
- * (channel-major transpose, transposed im2col, matrix product), in plain
- * JavaScript.
+ * `[KH, KW, CI, CO]` of an NHWC convolution with geometry `g`. Plain
+ * float32 arithmetic in the kernel's order (per chunk of images, pixels in
+ * order, each product rounded, then the chunks added in order), so the
+ * kernel's result equals it bitwise.
  *
  * @example
  * ```ts
@@ -76,22 +157,47 @@ export function conv2dBackpropFilterImpl(
   g: ConvGeometry,
 ): Float32Array {
   checkSizes(x.length, dy.length, g);
-  const rows = g.batchSize * g.outHeight * g.outWidth;
-  const k2 = g.filterHeight * g.filterWidth * g.inChannels;
-  const xc = transpose2d(
-    x,
-    g.batchSize * g.inHeight * g.inWidth,
+  const { chunks } = filterGradPlan(g);
+  const [KH, KW, CI, CO] = [
+    g.filterHeight,
+    g.filterWidth,
     g.inChannels,
-    new Float32Array(x.length),
-  );
-  const colsT = im2colTransposed(
-    xc,
-    g,
-    0,
-    g.batchSize,
-    new Float32Array(rows * k2),
-  );
-  return matmul(colsT, dy, k2, rows, g.outChannels);
+    g.outChannels,
+  ];
+  const out = new Float32Array(KH * KW * CI * CO);
+  const part = new Float32Array(out.length);
+  const f = Math.fround;
+  for (let c = 0; c < chunks; c++) {
+    const [n0, n1] = chunkImages(g.batchSize, chunks, c);
+    const acc = c === 0 ? out : part.fill(0);
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) {
+        for (let ci = 0; ci < CI; ci++) {
+          for (let co = 0; co < CO; co++) {
+            let s = 0;
+            for (let n = n0; n < n1; n++) {
+              for (let oh = 0; oh < g.outHeight; oh++) {
+                const ih = oh * g.strideHeight + kh - g.padTop;
+                if (ih < 0 || ih >= g.inHeight) continue;
+                for (let ow = 0; ow < g.outWidth; ow++) {
+                  const iw = ow * g.strideWidth + kw - g.padLeft;
+                  if (iw < 0 || iw >= g.inWidth) continue;
+                  const xv =
+                    x[((n * g.inHeight + ih) * g.inWidth + iw) * CI + ci];
+                  const dv =
+                    dy[((n * g.outHeight + oh) * g.outWidth + ow) * CO + co];
+                  s = f(s + f(xv * dv));
+                }
+              }
+            }
+            acc[((kh * KW + kw) * CI + ci) * CO + co] = s;
+          }
+        }
+      }
+    }
+    if (c > 0) { for (let i = 0; i < out.length; i++) out[i] += part[i]; }
+  }
+  return out;
 }
 
 function checkSizes(xLen: number, dyLen: number, g: ConvGeometry): void {
@@ -105,46 +211,169 @@ function checkSizes(xLen: number, dyLen: number, g: ConvGeometry): void {
 }
 
 /**
- * The JavaScript of one chunk of the filter gradient, a job of the kernel
- * pool (`parallel.ts`) whose items are blocks of {@link CHANNELS_PER_ITEM}
- * input channels: images `n0..n1-1` of `x` (NHWC) to channel-major `xc`,
- * then their transposed im2col rows into `cols`. A channel's `xc` plane and
- * im2col rows depend only on that channel of `x`, so the parts are
- * independent. Arguments: the heap offsets (float32 elements) of the chunk's
- * first image of `x`, of `xc` and of `cols`, the chunk's image count, then
- * the geometry's fields.
+ * The zero-padded copy of x, a kernel pool job whose items are images.
+ * Arguments: heap offsets (float32 elements) of x and of the copy, the
+ * padded height and width, then the geometry's fields.
  *
  * @example
  * ```ts
  * import { convGeometry, convGeometryArgs } from "./im2col.ts";
- * import { filterGradColumnsJob } from "./conv2d_backprop_filter.ts";
- * // One 2x2 image, 2 channels, 1x1 filter: cols = x transposed.
- * const heap = Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8, ...new Array(16).fill(0));
- * const g = convGeometry([1, 2, 2, 2], [1, 1, 2, 1], { strides: 1, pad: "valid" });
- * const args = [0, 8, 16, 1, ...convGeometryArgs(g)];
- * filterGradColumnsJob.run(heap, Float64Array.from(args), 0, 1);
- * if (heap.slice(16).join() !== "1,3,5,7,2,4,6,8") throw new Error(heap.join());
+ * import { filterGradPadJob } from "./conv2d_backprop_filter.ts";
+ * // One 1x2 image, 1 channel, padded by 1 on every side: a 3x4 copy.
+ * const g = convGeometry([1, 1, 2, 1], [3, 3, 1, 1], { strides: 1, pad: 1 });
+ * const heap = Float32Array.of(5, 6, ...new Array(12).fill(9));
+ * filterGradPadJob.run(heap, Float64Array.from([0, 2, 3, 4, ...convGeometryArgs(g)]), 0, 1);
+ * if (heap.slice(2).join() !== "0,0,0,0,0,5,6,0,0,0,0,0") throw new Error(heap.join());
  * ```
  */
-export const filterGradColumnsJob: ParallelJob = {
-  name: "conv2dBackpropFilter.columns",
+export const filterGradPadJob: ParallelJob = {
+  name: "conv2dBackpropFilter.pad",
   run(heap, args, lo, hi) {
+    const [xOff, xpOff, hp, wp] = [args[0], args[1], args[2], args[3]];
     const g = convGeometryFromArgs(args, 4);
-    const [xOff, xcOff, colsOff, nc] = [args[0], args[1], args[2], args[3]];
-    const C = g.inChannels;
-    const inRows = nc * g.inHeight * g.inWidth;
-    const range: [number, number] = [
-      lo * CHANNELS_PER_ITEM,
-      Math.min(C, hi * CHANNELS_PER_ITEM),
+    const C = g.inChannels, rowLen = g.inWidth * C;
+    for (let n = lo; n < hi; n++) {
+      const base = xpOff + n * hp * wp * C;
+      heap.fill(0, base, base + hp * wp * C);
+      for (let ih = 0; ih < g.inHeight; ih++) {
+        const src = xOff + (n * g.inHeight + ih) * rowLen;
+        heap.copyWithin(
+          base + ((ih + g.padTop) * wp + g.padLeft) * C,
+          src,
+          src + rowLen,
+        );
+      }
+    }
+  },
+};
+
+/**
+ * The tiles, a kernel pool job: item `c * groups + j` sums image chunk `c`
+ * for output channels `[j * COLUMN_GROUP, (j + 1) * COLUMN_GROUP)` into
+ * the gradient (chunk 0) or chunk c's partial gradient. Arguments: heap
+ * offsets of the padded x, of dy, of the gradient and of the partials, the
+ * chunk count, the padded height and width, then the geometry's fields. Needs the heap's `memory` (the tiles are wasm).
+ *
+ * @example
+ * ```ts
+ * import { convGeometry, convGeometryArgs } from "./im2col.ts";
+ * import { filterGradTilesJob } from "./conv2d_backprop_filter.ts";
+ * // One 1x2 image, 1 channel, 1x1 filter: dW = x . dy = 5 * 2 + 6 * 3.
+ * const memory = new WebAssembly.Memory({ initial: 1 });
+ * const heap = new Float32Array(memory.buffer);
+ * heap.set([5, 6, 2, 3, 99]);
+ * const g = convGeometry([1, 1, 2, 1], [1, 1, 1, 1], { strides: 1, pad: 0 });
+ * filterGradTilesJob.run(heap, Float64Array.from([0, 2, 4, 5, 1, 1, 2,
+ *   ...convGeometryArgs(g)]), 0, 1, memory);
+ * if (heap[4] !== 28) throw new Error(String(heap[4]));
+ * ```
+ */
+export const filterGradTilesJob: ParallelJob = {
+  name: "conv2dBackpropFilter.tiles",
+  run(heap, args, lo, hi, memory) {
+    if (!memory) {
+      throw new Error(
+        "conv2dBackpropFilter.tiles: needs the wasm heap's WebAssembly.Memory",
+      );
+    }
+    const kernels = tileKernels(memory);
+    const [xOff, dyOff, outOff, partsOff] = [
+      args[0],
+      args[1],
+      args[2],
+      args[3],
     ];
-    const xc = heap.subarray(xcOff, xcOff + inRows * C);
-    transpose2d(heap, inRows, C, xc, xOff, range);
-    const rows = nc * g.outHeight * g.outWidth;
-    const cols = heap.subarray(
-      colsOff,
-      colsOff + rows * g.filterHeight * g.filterWidth * C,
-    );
-    im2colTransposed(xc, g, 0, nc, cols, range);
+    const [chunks, hp, wp] = [args[4], args[5], args[6]];
+    const g = convGeometryFromArgs(args, 7);
+    const [KH, KW, CI, CO] = [
+      g.filterHeight,
+      g.filterWidth,
+      g.inChannels,
+      g.outChannels,
+    ];
+    const [OH, OW] = [g.outHeight, g.outWidth];
+    const size = KH * KW * CI * CO;
+    const groups = Math.ceil(CO / COLUMN_GROUP);
+    const xImage = hp * wp * CI;
+    // Whole images per call when they are small, else rows of one image.
+    const perCall = Math.max(1, Math.floor(PIXELS_PER_CALL / (OH * OW)));
+    const rows = perCall > 1
+      ? OH
+      : Math.min(OH, Math.max(1, Math.floor(PIXELS_PER_CALL / OW)));
+    for (let item = lo; item < hi; item++) {
+      const c = Math.floor(item / groups);
+      const co0 = (item % groups) * COLUMN_GROUP;
+      const co1 = Math.min(CO, co0 + COLUMN_GROUP);
+      const accOff = c === 0 ? outOff : partsOff + (c - 1) * size;
+      for (let r = 0; r < KH * KW * CI; r++) {
+        heap.fill(0, accOff + r * CO + co0, accOff + r * CO + co1);
+      }
+      const [n0, n1] = chunkImages(g.batchSize, chunks, c);
+      for (let n = n0; n < n1; n += perCall) {
+        const images = Math.min(perCall, n1 - n);
+        for (let oh = 0; oh < OH; oh += rows) {
+          const x0 = xOff + n * xImage + oh * g.strideHeight * wp * CI;
+          const dy0 = dyOff + (n * OH + oh) * OW * CO;
+          const rowsNow = Math.min(rows, OH - oh);
+          for (let co = co0; co < co1;) {
+            const w = TILE_COLUMNS.findIndex((nr) => co + nr <= co1);
+            for (let ci = 0; ci < CI; ci += TILE_ROWS) {
+              kernels[Math.min(TILE_ROWS, CI - ci) - 1][w](
+                4 * (x0 + ci),
+                4 * (dy0 + co),
+                4 * (accOff + ci * CO + co),
+                images,
+                rowsNow,
+                OW,
+                4 * g.strideWidth * CI,
+                4 * g.strideHeight * wp * CI,
+                4 * xImage,
+                4 * CO,
+                4 * CO,
+                KH,
+                KW,
+                4 * wp * CI,
+                4 * CI,
+                4 * CI * CO,
+              );
+            }
+            co += TILE_COLUMNS[w];
+          }
+        }
+      }
+    }
+  },
+};
+
+/**
+ * The sum of the chunks' partial gradients into the gradient, in chunk
+ * order, a kernel pool job whose items are blocks of entries. Arguments:
+ * heap offsets of the gradient and of the partials, the gradient's size,
+ * the chunk count.
+ *
+ * @example
+ * ```ts
+ * import { filterGradSumJob } from "./conv2d_backprop_filter.ts";
+ * // Gradient [1, 2], partials of chunks 1 and 2: [10, 20], [100, 200].
+ * const heap = Float32Array.of(1, 2, 10, 20, 100, 200);
+ * filterGradSumJob.run(heap, Float64Array.from([0, 2, 2, 3]), 0, 1);
+ * if (heap.slice(0, 2).join() !== "111,222") throw new Error(heap.join());
+ * ```
+ */
+export const filterGradSumJob: ParallelJob = {
+  name: "conv2dBackpropFilter.sum",
+  run(heap, args, lo, hi) {
+    const [outOff, partsOff, size, chunks] = [
+      args[0],
+      args[1],
+      args[2],
+      args[3],
+    ];
+    const i1 = Math.min(size, hi * SUM_BLOCK);
+    for (let c = 1; c < chunks; c++) {
+      const p = partsOff + (c - 1) * size;
+      for (let i = lo * SUM_BLOCK; i < i1; i++) heap[outOff + i] += heap[p + i];
+    }
   },
 };
 
@@ -179,70 +408,62 @@ function conv2dBackpropFilterWasm(
         `[${g.batchSize},${g.outHeight},${g.outWidth},${g.outChannels}]`,
     );
   }
-  const matMul = tf.getKernel("BatchMatMul", "wasm");
-  if (!matMul) {
-    throw new Error(
-      "Conv2DBackpropFilter (wasm): the wasm backend has no BatchMatMul kernel",
-    );
-  }
-  const pix = g.outHeight * g.outWidth;
-  const inPix = g.inHeight * g.inWidth;
-  const k2 = g.filterHeight * g.filterWidth * g.inChannels;
-  const co = g.outChannels;
-  const chunk = imagesPerChunk(
-    g.batchSize,
-    pix * k2,
-    conv2dBackpropFilterOptions.maxChunkElements,
-  );
-  const single = chunk === g.batchSize;
-  // On the heap, so that the kernel pool's Workers can write it.
-  const xc = backend.makeOutput([chunk * inPix * g.inChannels], "float32");
-  const acc = single ? null : new Float32Array(k2 * co);
-  for (let n0 = 0; n0 < g.batchSize; n0 += chunk) {
-    const n1 = Math.min(g.batchSize, n0 + chunk);
-    const rows = (n1 - n0) * pix;
-    // Allocate first: growing the wasm heap detaches earlier views.
-    const colsT = backend.makeOutput([k2, rows], "float32");
-    // The whole batch: a [rows, co] view of dy itself (BatchMatMul only reshapes).
-    const dyc = single
-      ? { dataId: dy.dataId, shape: [rows, co], dtype: dy.dtype }
-      : backend.makeOutput([rows, co], "float32");
-    const heap = new Float32Array(backend.typedArrayFromHeap(x).buffer);
-    runParallel(filterGradColumnsJob, heap, [
-      heapOffset(backend, x) + n0 * inPix * g.inChannels,
-      heapOffset(backend, xc),
-      heapOffset(backend, colsT),
-      n1 - n0,
-      ...convGeometryArgs(g),
-    ], { items: Math.ceil(g.inChannels / CHANNELS_PER_ITEM) });
-    if (!single) {
-      backend.typedArrayFromHeap(dyc).set(
-        backend.typedArrayFromHeap(dy).subarray(n0 * pix * co, n1 * pix * co),
-      );
-    }
-    const prod = matMul.kernelFunc({
-      inputs: { a: colsT, b: dyc },
-      backend: backend as unknown as tf.KernelBackend,
-      attrs: { transposeA: false, transposeB: false },
-    }) as tf.TensorInfo;
-    backend.disposeData(colsT.dataId);
-    if (!single) backend.disposeData(dyc.dataId);
-    if (single) {
-      backend.disposeData(xc.dataId);
-      // [k2, co] is already the [KH, KW, CI, CO] filter layout.
-      return {
-        dataId: prod.dataId,
-        shape: attrs.filterShape,
-        dtype: "float32",
-      };
-    }
-    const p = backend.typedArrayFromHeap(prod);
-    for (let i = 0; i < p.length; i++) acc![i] += p[i];
-    backend.disposeData(prod.dataId);
-  }
-  backend.disposeData(xc.dataId);
+  const plan = filterGradPlan(g);
+  const memory = wasmMemory(backend);
+  const { paddedHeight: hp, paddedWidth: wp, chunks } = plan;
+  const size = attrs.filterShape.reduce((a, b) => a * b, 1);
+  const xImage = hp * wp * g.inChannels;
+  // Allocate first: growing the heap detaches earlier views.
   const out = backend.makeOutput(attrs.filterShape, "float32");
-  backend.typedArrayFromHeap(out).set(acc!);
+  const parts = chunks > 1
+    ? backend.makeOutput([(chunks - 1) * size], "float32")
+    : null;
+  const xp = plan.padded
+    ? backend.makeOutput([g.batchSize * xImage], "float32")
+    : null;
+  try {
+    const heap = new Float32Array(memory.buffer);
+    const geometry = convGeometryArgs(g);
+    const xpOff = heapOffset(backend, xp ?? x);
+    const outOff = heapOffset(backend, out);
+    const partsOff = parts ? heapOffset(backend, parts) : 0;
+    if (xp) {
+      runParallel(filterGradPadJob, heap, [
+        heapOffset(backend, x),
+        xpOff,
+        hp,
+        wp,
+        ...geometry,
+      ], { items: g.batchSize, work: g.batchSize * xImage, memory });
+    }
+    runParallel(filterGradTilesJob, heap, [
+      xpOff,
+      heapOffset(backend, dy),
+      outOff,
+      partsOff,
+      chunks,
+      hp,
+      wp,
+      ...geometry,
+    ], {
+      items: chunks * Math.ceil(g.outChannels / COLUMN_GROUP),
+      work: size * g.batchSize * g.outHeight * g.outWidth,
+      memory,
+    });
+    if (parts) {
+      runParallel(filterGradSumJob, heap, [outOff, partsOff, size, chunks], {
+        items: Math.ceil(size / SUM_BLOCK),
+        work: size * chunks,
+        memory,
+      });
+    }
+  } catch (e) {
+    backend.disposeData(out.dataId);
+    throw e;
+  } finally {
+    if (parts) backend.disposeData(parts.dataId);
+    if (xp) backend.disposeData(xp.dataId);
+  }
   return out;
 }
 

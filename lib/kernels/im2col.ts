@@ -211,8 +211,7 @@ export function im2col(
 
 /**
  * Transposes the row-major `rows x cols` block of `a` starting at element
- * `offset` into `out` (`cols x rows`); with `columns` `[lo, hi)`, only those
- * columns (output rows `lo..hi-1`, a split for parallel parts). Returns `out`.
+ * `offset` into `out` (`cols x rows`). Returns `out`.
  *
  * @example
  * ```ts
@@ -227,16 +226,14 @@ export function transpose2d(
   cols: number,
   out: Float32Array,
   offset = 0,
-  columns: [number, number] = [0, cols],
 ): Float32Array {
   // Cache blocking; the inner loop writes sequentially (about 5x faster
   // than reading sequentially on a [65536, 64] matrix).
   const B = 32;
-  const [cLo, cHi] = columns;
   for (let r0 = 0; r0 < rows; r0 += B) {
     const r1 = Math.min(rows, r0 + B);
-    for (let c0 = cLo; c0 < cHi; c0 += B) {
-      const c1 = Math.min(cHi, c0 + B);
+    for (let c0 = 0; c0 < cols; c0 += B) {
+      const c1 = Math.min(cols, c0 + B);
       for (let c = c0; c < c1; c++) {
         const dst = c * rows;
         for (let r = r0; r < r1; r++) out[dst + r] = a[offset + r * cols + c];
@@ -273,150 +270,6 @@ export function matmul(
       if (av === 0) continue;
       const bp = p * n;
       for (let j = 0; j < n; j++) out[oi + j] += av * b[bp + j];
-    }
-  }
-  return out;
-}
-
-/**
- * The transpose of {@link im2col} for images `n0 <= n < n1`, built from the
- * chunk's input in channel-major layout `xc` `[C, n1 - n0, H, W]` (see
- * {@link transpose2d}; reads and writes are then sequential): writes
- * `[filterHeight * filterWidth * inChannels, rows]` (rows = the chunk's output
- * pixels) into `out`, so that `out @ dy_chunk` is the filter gradient in
- * `[KH, KW, CI, CO]` layout. With `channels` `[lo, hi)` only the rows of
- * input channels `lo..hi-1` are written (a split for parallel parts). Returns
- * `out`.
- *
- * @example
- * ```ts
- * import { convGeometry, im2colTransposed } from "./im2col.ts";
- * const g = convGeometry([1, 2, 2, 1], [2, 2, 1, 1], { strides: 1, pad: "same" });
- * const t = im2colTransposed(new Float32Array([1, 2, 3, 4]), g, 0, 1, new Float32Array(16));
- * // row 0 = tap (0, 0) at the four output pixels; row 3 = tap (1, 1).
- * if (t.slice(0, 4).join() !== "1,2,3,4" || t.slice(12).join() !== "4,0,0,0") {
- *   throw new Error(t.join());
- * }
- * ```
- */
-export function im2colTransposed(
-  xc: Float32Array,
-  g: ConvGeometry,
-  n0: number,
-  n1: number,
-  out: Float32Array,
-  channels: [number, number] = [0, g.inChannels],
-): Float32Array {
-  const { inHeight: H, inWidth: W, inChannels: C } = g;
-  const { outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW } = g;
-  const nc = n1 - n0;
-  const rows = nc * OH * OW;
-  const need = rows * KH * KW * C;
-  if (out.length < need || xc.length < nc * H * W * C) {
-    throw new Error(
-      `im2colTransposed: output has ${out.length} elements (need ${need}), input ${xc.length} (need ${
-        nc * H * W * C
-      })`,
-    );
-  }
-  const sh = g.strideHeight, sw = g.strideWidth;
-  const [cLo, cHi] = channels;
-  if (sh === 1 && sw === 1 && OW === W) {
-    return im2colTransposedRowsAligned(xc, g, nc, out, channels);
-  }
-  for (let kh = 0; kh < KH; kh++) {
-    for (let kw = 0; kw < KW; kw++) {
-      const dw = kw * g.dilationWidth - g.padLeft;
-      // Output columns whose input column is inside the image: [owLo, owHi).
-      let owLo = 0;
-      while (owLo < OW && owLo * sw + dw < 0) owLo++;
-      let owHi = OW;
-      while (owHi > owLo && (owHi - 1) * sw + dw >= W) owHi--;
-      for (let c = cLo; c < cHi; c++) {
-        // Output row of (tap, channel c, first image).
-        let o = ((kh * KW + kw) * C + c) * rows;
-        for (let n = 0; n < nc; n++) {
-          const plane = (c * nc + n) * H * W;
-          for (let oh = 0; oh < OH; oh++) {
-            const ih = oh * sh + kh * g.dilationHeight - g.padTop;
-            if (ih < 0 || ih >= H) {
-              out.fill(0, o, o + OW);
-              o += OW;
-              continue;
-            }
-            const src = plane + ih * W + dw;
-            for (let ow = 0; ow < owLo; ow++) out[o++] = 0;
-            if (sw === 1 && owHi - owLo >= 64) {
-              out.set(xc.subarray(src + owLo, src + owHi), o);
-              o += owHi - owLo;
-            } else if (sw === 1) {
-              // Short rows: a plain loop beats allocating a subarray view.
-              for (let ow = owLo; ow < owHi; ow++) out[o++] = xc[src + ow];
-            } else {
-              for (let ow = owLo; ow < owHi; ow++) out[o++] = xc[src + ow * sw];
-            }
-            for (let ow = owHi; ow < OW; ow++) out[o++] = 0;
-          }
-        }
-      }
-    }
-  }
-  return out;
-}
-
-/**
- * {@link im2colTransposed} for stride 1 with as many output as input columns
- * (e.g. 3x3 "same"): a tap's rows for one (channel, image) are then one
- * contiguous block of the input plane shifted by the tap, so each is one
- * block copy (`TypedArray.set`, a memcpy) plus zeros in the rows and the
- * edge column that fall outside the image, instead of an element loop per
- * row (3-5x faster on 32x32 and 8x8 planes).
- */
-function im2colTransposedRowsAligned(
-  xc: Float32Array,
-  g: ConvGeometry,
-  nc: number,
-  out: Float32Array,
-  [cLo, cHi]: [number, number],
-): Float32Array {
-  const { inHeight: H, inWidth: W, inChannels: C } = g;
-  const { outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW } = g;
-  const plane = OH * OW;
-  for (let kh = 0; kh < KH; kh++) {
-    const dh = kh * g.dilationHeight - g.padTop;
-    // Output rows whose input row is inside the image: [ohLo, ohHi).
-    const ohLo = Math.min(OH, Math.max(0, -dh));
-    const ohHi = Math.max(ohLo, Math.min(OH, H - dh));
-    for (let kw = 0; kw < KW; kw++) {
-      const dw = kw * g.dilationWidth - g.padLeft;
-      // Output columns whose input column is inside the image: [owLo, owHi).
-      const owLo = Math.min(OW, Math.max(0, -dw));
-      const owHi = Math.max(owLo, Math.min(OW, W - dw));
-      for (let c = cLo; c < cHi; c++) {
-        let o = ((kh * KW + kw) * C + c) * nc * plane;
-        for (let n = 0; n < nc; n++, o += plane) {
-          for (let i = o; i < o + ohLo * OW; i++) out[i] = 0;
-          for (let i = o + ohHi * OW; i < o + plane; i++) out[i] = 0;
-          if (ohHi === ohLo) continue;
-          // Rows ohLo..ohHi-1 read input rows ohLo+dh.. at column offset dw:
-          // one contiguous source range (W === OW); the ends that spill
-          // over into a neighbouring row (or outside xc) are the edge
-          // columns, zeroed below.
-          const src = (c * nc + n) * H * W + (ohLo + dh) * W + dw;
-          const len = (ohHi - ohLo) * OW;
-          const dst = o + ohLo * OW;
-          const a = Math.max(0, -src);
-          const b = Math.min(len, xc.length - src);
-          if (b - a >= 128) out.set(xc.subarray(src + a, src + b), dst + a);
-          else for (let i = a; i < b; i++) out[dst + i] = xc[src + i];
-          if (owLo > 0 || owHi < OW) {
-            for (let r = dst; r < dst + len; r += OW) {
-              for (let ow = 0; ow < owLo; ow++) out[r + ow] = 0;
-              for (let ow = owHi; ow < OW; ow++) out[r + ow] = 0;
-            }
-          }
-        }
-      }
     }
   }
   return out;

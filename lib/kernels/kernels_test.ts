@@ -9,17 +9,8 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import "npm:@tensorflow/tfjs-layers@4.22.0";
 import { useBackend } from "../backend.ts";
 import { Rng } from "../rng.ts";
-import {
-  convGeometry,
-  type ConvPad,
-  im2col,
-  im2colTransposed,
-  matmul,
-} from "./im2col.ts";
-import {
-  conv2dBackpropFilterImpl,
-  conv2dBackpropFilterOptions,
-} from "./conv2d_backprop_filter.ts";
+import { convGeometry, type ConvPad, im2col, matmul } from "./im2col.ts";
+import { conv2dBackpropFilterImpl } from "./conv2d_backprop_filter.ts";
 import {
   backpropInputPlan,
   conv2dBackpropInputColumnsImpl,
@@ -212,14 +203,10 @@ Deno.test("registered wasm kernels match the stock cpu gradients", async () => {
     info.projectKernels.sort(),
     PROJECT_KERNELS.wasm.map((k) => k.kernelName).sort(),
   );
-  const saved = conv2dBackpropFilterOptions.maxChunkElements;
-  const savedInput = conv2dBackpropInputOptions.maxChunkElements;
+  const saved = conv2dBackpropInputOptions.maxChunkElements;
   try {
     for (const chunk of [saved, 64]) { // 64 forces one image (or less) per chunk
-      conv2dBackpropFilterOptions.maxChunkElements = chunk;
-      conv2dBackpropInputOptions.maxChunkElements = chunk === saved
-        ? savedInput
-        : chunk;
+      conv2dBackpropInputOptions.maxChunkElements = chunk;
       const before = tf.memory().numTensors;
       const beforeIds = tf.engine().backend.numDataIds();
       cases.forEach((c, i) => {
@@ -243,8 +230,7 @@ Deno.test("registered wasm kernels match the stock cpu gradients", async () => {
       );
     }
   } finally {
-    conv2dBackpropFilterOptions.maxChunkElements = saved;
-    conv2dBackpropInputOptions.maxChunkElements = savedInput;
+    conv2dBackpropInputOptions.maxChunkElements = saved;
     await useBackend("cpu");
   }
   // Registering twice changes nothing.
@@ -252,6 +238,51 @@ Deno.test("registered wasm kernels match the stock cpu gradients", async () => {
     registerProjectKernels("wasm").length,
     PROJECT_KERNELS.wasm.length,
   );
+});
+
+Deno.test("wasm Conv2DBackpropFilter equals conv2dBackpropFilterImpl bitwise", async () => {
+  const rng = new Rng(31);
+  const cases = randomCases(rng, 12);
+  // Batches over FILTER_GRAD_CHUNKS (partial gradients summed), input
+  // channels past a 5-channel tile, output channels with 8-, 4- and
+  // 1-wide tails, a padded stride-2 and an unpadded 1x1 stride-2 layer.
+  cases.push({ x: [11, 6, 7, 7], f: [3, 3, 7, 13], strides: [1, 1], pad: 1 });
+  cases.push({ x: [9, 9, 9, 12], f: [3, 3, 12, 40], strides: [2, 2], pad: 1 });
+  cases.push({ x: [10, 8, 8, 6], f: [1, 1, 6, 33], strides: [2, 2], pad: 0 });
+  await useBackend("wasm");
+  for (const c of cases) {
+    const g = convGeometry(c.x, c.f, { strides: c.strides, pad: c.pad });
+    const x = Float32Array.from(rng.normalArray(c.x.reduce((a, b) => a * b)));
+    const dy = Float32Array.from(rng.normalArray(outSize(c)));
+    const got = tf.tidy(() =>
+      (tf.engine().runKernel(tf.Conv2DBackpropFilter, {
+        x: tf.tensor4d(x, c.x),
+        dy: tf.tensor4d(dy, [
+          g.batchSize,
+          g.outHeight,
+          g.outWidth,
+          g.outChannels,
+        ]),
+      }, {
+        strides: c.strides,
+        pad: c.pad,
+        dataFormat: "NHWC",
+        filterShape: c.f,
+      }) as tf.Tensor).dataSync().slice()
+    ) as Float32Array;
+    const want = conv2dBackpropFilterImpl(x, dy, g);
+    assertEquals(got.length, want.length);
+    for (let i = 0; i < want.length; i++) {
+      if (!Object.is(got[i], want[i])) {
+        throw new Error(
+          `${JSON.stringify(c)}: dW[${i}] is ${got[i]}, the Impl gives ${
+            want[i]
+          }`,
+        );
+      }
+    }
+  }
+  await useBackend("cpu");
 });
 
 Deno.test("wasm BatchMatMul (transposed operands) and Sum (leading axes) match stock cpu", async () => {
@@ -529,41 +560,4 @@ Deno.test("fused BatchNorm Impls match float64 loops (moments, output) and cpu a
     Error,
     "need 2 x 3 = 6 elements, got 5",
   );
-});
-
-Deno.test("im2colTransposed (block-copy path: stride 1, as many output as input columns) is im2col transposed", () => {
-  const rng = new Rng(13);
-  const cases: [number[], number[], ConvPad][] = [
-    [[2, 5, 5, 3], [3, 3, 3, 1], "same"],
-    [[3, 8, 8, 2], [3, 3, 2, 1], 1],
-    [[1, 4, 6, 2], [2, 2, 2, 1], [[0, 0], [1, 0], [0, 1], [0, 0]]],
-    [[2, 3, 3, 4], [1, 1, 4, 1], "valid"],
-    [[1, 20, 20, 1], [5, 5, 1, 1], "same"],
-  ];
-  for (const [xs, fs, pad] of cases) {
-    const g = convGeometry(xs, fs, { strides: 1, pad });
-    assertEquals(g.outWidth, g.inWidth);
-    const [n, h, w, c] = xs;
-    const x = Float32Array.from(rng.normalArray(n * h * w * c));
-    const k2 = g.filterHeight * g.filterWidth * c;
-    const rows = n * g.outHeight * g.outWidth;
-    const cols = im2col(x, g, 0, n, new Float32Array(rows * k2));
-    // x in [C, N, H, W] order, as the kernel builds it.
-    const xc = new Float32Array(x.length);
-    for (let i = 0; i < n * h * w; i++) {
-      for (let ch = 0; ch < c; ch++) xc[ch * n * h * w + i] = x[i * c + ch];
-    }
-    const t = im2colTransposed(xc, g, 0, n, new Float32Array(rows * k2));
-    for (let r = 0; r < rows; r++) {
-      for (let k = 0; k < k2; k++) {
-        if (t[k * rows + r] !== cols[r * k2 + k]) {
-          throw new Error(
-            `[${xs}] pad ${JSON.stringify(pad)}: row ${r} column ${k}: ${
-              t[k * rows + r]
-            } vs ${cols[r * k2 + k]}`,
-          );
-        }
-      }
-    }
-  }
 });

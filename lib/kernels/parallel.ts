@@ -56,7 +56,17 @@ import { Worker } from "node:worker_threads";
 export interface ParallelJob {
   /** Unique name (the Workers look the job up by it). */
   name: string;
-  run(heap: Float32Array, args: Float64Array, lo: number, hi: number): void;
+  /**
+   * Does items `lo..hi-1`; `memory` is the heap's `WebAssembly.Memory`
+   * where the caller gave one (for jobs that run generated wasm on it).
+   */
+  run(
+    heap: Float32Array,
+    args: Float64Array,
+    lo: number,
+    hi: number,
+    memory?: WebAssembly.Memory,
+  ): void;
 }
 
 /**
@@ -185,7 +195,8 @@ function claimItems(
  * otherwise (no pool, or any other array) all run on the calling thread, as
  * they do when `options.work` (the elements the job touches) is below
  * {@link MIN_PARALLEL_WORK}, where waking the Workers costs more than it
- * saves.
+ * saves. `options.memory` (the heap's `WebAssembly.Memory`) reaches the
+ * job on the calling thread; the Workers pass the pool's own.
  *
  * @example
  * ```ts
@@ -200,9 +211,9 @@ export function runParallel(
   job: ParallelJob,
   heap: Float32Array,
   args: number[],
-  options: { items: number; work?: number },
+  options: { items: number; work?: number; memory?: WebAssembly.Memory },
 ): void {
-  const { items } = options;
+  const { items, memory } = options;
   if (args.length > MAX_JOB_ARGS) {
     throw new RangeError(
       `runParallel: ${job.name} has ${args.length} arguments, at most ${MAX_JOB_ARGS}`,
@@ -218,7 +229,7 @@ export function runParallel(
     !p || heap.buffer !== p.shared.memory.buffer || items < 2 ||
     (options.work ?? Infinity) < MIN_PARALLEL_WORK
   ) {
-    job.run(heap, Float64Array.from(args), 0, items);
+    job.run(heap, Float64Array.from(args), 0, items, memory);
     return;
   }
   const index = p.jobIndex.get(job.name);
@@ -242,7 +253,7 @@ export function runParallel(
       p.control,
       p.generation,
       items,
-      (i) => job.run(heap, p.args, i, i + 1),
+      (i) => job.run(heap, p.args, i, i + 1, memory),
     );
   } catch (e) {
     own = e;
@@ -388,7 +399,7 @@ export function serveKernelPool(
           control,
           generation,
           items,
-          (i) => job.run(heap, args, i, i + 1),
+          (i) => job.run(heap, args, i, i + 1, shared.memory),
         );
       } catch (e) {
         if (Atomics.compareExchange(control, ERROR, 0, 1) === 0) {

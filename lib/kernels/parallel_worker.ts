@@ -8,7 +8,11 @@
  */
 import { parentPort } from "node:worker_threads";
 import { type ParallelJob, serveKernelPool } from "./parallel.ts";
-import { filterGradColumnsJob } from "./conv2d_backprop_filter.ts";
+import {
+  filterGradPadJob,
+  filterGradSumJob,
+  filterGradTilesJob,
+} from "./conv2d_backprop_filter.ts";
 import { batchNormJobs } from "./batch_norm_train.ts";
 
 /**
@@ -22,7 +26,9 @@ import { batchNormJobs } from "./batch_norm_train.ts";
  * ```
  */
 export const PARALLEL_JOBS: ParallelJob[] = [
-  filterGradColumnsJob,
+  filterGradPadJob,
+  filterGradTilesJob,
+  filterGradSumJob,
   ...batchNormJobs,
 ];
 

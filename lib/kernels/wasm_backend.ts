@@ -15,6 +15,11 @@ export interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
   disposeData(dataId: tf.DataId): boolean;
+  /** The Emscripten module: its memory is `wasmMemory` (threaded binary) or `asm.memory`. */
+  wasm?: {
+    wasmMemory?: WebAssembly.Memory;
+    asm?: { memory?: WebAssembly.Memory };
+  };
 }
 
 /**
@@ -34,4 +39,27 @@ export function heapOffset(
   t: tf.TensorInfo,
 ): number {
   return backend.typedArrayFromHeap(t).byteOffset / 4;
+}
+
+/**
+ * The backend's heap as a `WebAssembly.Memory` (shared for the threaded
+ * binary), which generated kernels import; one line naming the problem
+ * when the backend does not expose it.
+ *
+ * @example
+ * ```ts
+ * import { wasmMemory } from "./wasm_backend.ts";
+ * const memory = new WebAssembly.Memory({ initial: 1 });
+ * const fake = { wasm: { asm: { memory } } };
+ * if (wasmMemory(fake as never) !== memory) throw new Error();
+ * ```
+ */
+export function wasmMemory(backend: WasmBackendLike): WebAssembly.Memory {
+  const memory = backend.wasm?.wasmMemory ?? backend.wasm?.asm?.memory;
+  if (!(memory instanceof WebAssembly.Memory)) {
+    throw new Error(
+      "wasm backend: its module exposes no WebAssembly.Memory (neither wasmMemory nor asm.memory)",
+    );
+  }
+  return memory;
 }

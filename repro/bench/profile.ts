@@ -1,24 +1,19 @@
 /**
  * Where a training step spends its wall time, kernel by kernel: `deno run -A
  * --import-map=tools/offline_import_map.json repro/bench/profile.ts
- * [--threads N] [--reps R] [--depth D --widen K --batch B] [--short]
- * [--filter-chunk E]`
+ * [--threads N] [--reps R] [--depth D --widen K --batch B] [--short]`
  * prints, for SGD and SAM steps and the inference forward of the bench's
  * WRN (default WRN-16-4, 32x32x3, batch 64; `--short`: WRN-10-1, batch 16),
  * each kernel's milliseconds per step, exclusive of the kernels it calls
- * (e.g. `Conv2DBackpropFilter` is its JavaScript, `Conv2DBackpropFilter >
- * BatchMatMul` the XNNPACK products it runs), and the time outside kernels.
- * `--filter-chunk E` sets the filter gradient's largest im2col chunk
- * (`conv2dBackpropFilterOptions.maxChunkElements`, default 2^21 elements)
- * for comparing chunk sizes. The README's breakdown ("Performance") comes
- * from it.
+ * (e.g. `Conv2DBackpropInput` is its JavaScript, `Conv2DBackpropInput >
+ * Conv2D` the XNNPACK convolutions it runs), and the time outside kernels.
+ * The README's breakdown ("Performance") comes from it.
  *
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { parseArgs } from "@std/cli";
 import { parseThreads, useBackend } from "../../lib/backend.ts";
-import { conv2dBackpropFilterOptions } from "../../lib/kernels/conv2d_backprop_filter.ts";
 import { buildModel, forwardMs, METHODS, StepRunner } from "./measure.ts";
 import type { BenchModel } from "./plan.ts";
 
@@ -164,18 +159,13 @@ export function positiveIntOption(
 /** The profile's options from the command line (RangeError on bad values). */
 function parseProfileArgs(argv: string[]) {
   const args = parseArgs(argv, {
-    string: ["threads", "reps", "depth", "widen", "batch", "filter-chunk"],
+    string: ["threads", "reps", "depth", "widen", "batch"],
     boolean: ["short"],
   });
   const short = args.short;
   return {
     threads: args.threads ? parseThreads(args.threads) : undefined,
     reps: positiveIntOption("reps", args.reps, 3),
-    filterChunk: positiveIntOption(
-      "filter-chunk",
-      args["filter-chunk"],
-      conv2dBackpropFilterOptions.maxChunkElements,
-    ),
     model: {
       depth: positiveIntOption("depth", args.depth, short ? 10 : 16),
       widen: positiveIntOption("widen", args.widen, short ? 1 : 4),
@@ -196,14 +186,11 @@ if (import.meta.main) {
   }
   const { threads, reps, model: m } = opts;
   await useBackend("wasm", { threads });
-  conv2dBackpropFilterOptions.maxChunkElements = opts.filterChunk;
   const model = buildModel(m);
   console.log(
     `${model.name}, batch ${m.batch}, wasm, ${
       threads ?? "default"
-    } threads, filter-gradient chunk ${conv2dBackpropFilterOptions.maxChunkElements} elements, load ${
-      Deno.loadavg()[0].toFixed(2)
-    }`,
+    } threads, load ${Deno.loadavg()[0].toFixed(2)}`,
   );
   for (const name of ["sgd", "sam"]) {
     const r = new StepRunner(model, METHODS[name](), { bench: m, seed: 1 });

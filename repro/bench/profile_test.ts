@@ -57,7 +57,7 @@ Deno.test("formatProfile: per-step times, shares of the step, largest first", ()
   assert(lines[2].includes("Add") && lines[2].includes("10.0 ms"));
 });
 
-Deno.test("profile.ts: a bad --reps, --depth, --widen, --batch or --filter-chunk exits 2 with one line naming it", async () => {
+Deno.test("profile.ts: a bad --reps, --depth, --widen, or --batch exits 2 with one line naming it", async () => {
   const script = new URL("./profile.ts", import.meta.url).pathname;
   const map = new URL("../../tools/offline_import_map.json", import.meta.url)
     .pathname;
@@ -67,7 +67,7 @@ Deno.test("profile.ts: a bad --reps, --depth, --widen, --batch or --filter-chunk
       ["depth", "abc"],
       ["widen", "1.5"],
       ["batch", "-4"],
-      ["filter-chunk", ""],
+      ["batch", ""],
     ]
   ) {
     const o = await new Deno.Command(Deno.execPath(), {

@@ -16,7 +16,6 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { parseThreads, useBackend } from "../../lib/backend.ts";
 import { Rng } from "../../lib/rng.ts";
 import { kernelPoolThreads } from "../../lib/kernels/parallel.ts";
-import { conv2dBackpropFilterOptions } from "../../lib/kernels/conv2d_backprop_filter.ts";
 import {
   BN_MOMENTS,
   BN_NORMALISE,
@@ -44,12 +43,13 @@ const run = (name: string, inputs: tf.NamedTensorMap, attrs = {}) =>
   tf.engine().runKernel(name, inputs, attrs) as tf.Tensor | tf.Tensor[];
 const out: Record<string, string> = {};
 
-// One image per im2col chunk, so that every chunk runs a pool job.
-conv2dBackpropFilterOptions.maxChunkElements = 60_000;
+// Batches of 11 and 9 images: 8 chunks of 1-2 images, whose partial
+// gradients are summed; 70 and 40 output channels: groups of 32 + tails
+// of 6 and 8 (lanes of 4 and single channels).
 for (
   const [name, xs, fs, strides, pad] of [
-    ["fgrad_same_70", [3, 9, 9, 70], [3, 3, 70, 5], 1, "same"],
-    ["fgrad_stride2_valid_40", [2, 11, 11, 40], [3, 3, 40, 6], 2, "valid"],
+    ["fgrad_same_70", [11, 9, 9, 7], [3, 3, 7, 70], 1, "same"],
+    ["fgrad_stride2_valid_40", [9, 11, 11, 40], [3, 3, 40, 40], 2, "valid"],
   ] as const
 ) {
   const x = t([...xs]);
