@@ -424,6 +424,15 @@ export const MUTANTS: readonly (Mutant & { why: string })[] = [
     tests: ["lib/kernels/filter_grad_tiles_test.ts"],
   },
   {
+    name: "filter-grad-tile-remainder-mask",
+    why:
+      "the generated tile's leftover pixels after the unrolled groups are counted with the wrong mask (cols & 2)",
+    file: "lib/kernels/filter_grad_tiles.ts",
+    find: "else f.i32Const(UNROLL - 1).i32And();",
+    replace: "else f.i32Const(UNROLL - 2).i32And();",
+    tests: ["lib/kernels/filter_grad_tiles_test.ts"],
+  },
+  {
     name: "pool-bn-normalise-item-drops-a-row",
     why: "the BatchNorm normalisation's pool items end one row early",
     file: "lib/kernels/batch_norm_train.ts",

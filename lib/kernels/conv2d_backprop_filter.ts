@@ -276,7 +276,6 @@ export const filterGradTilesJob: ParallelJob = {
         "conv2dBackpropFilter.tiles: needs the wasm heap's WebAssembly.Memory",
       );
     }
-    const kernels = tileKernels(memory);
     const [xOff, dyOff, outOff, partsOff] = [
       args[0],
       args[1],
@@ -292,6 +291,7 @@ export const filterGradTilesJob: ParallelJob = {
       g.outChannels,
     ];
     const [OH, OW] = [g.outHeight, g.outWidth];
+    const kernels = tileKernels(memory, 4 * g.strideWidth * CI, 4 * CO);
     const size = KH * KW * CI * CO;
     const groups = Math.ceil(CO / COLUMN_GROUP);
     const xImage = hp * wp * CI;
@@ -325,10 +325,8 @@ export const filterGradTilesJob: ParallelJob = {
                 images,
                 rowsNow,
                 OW,
-                4 * g.strideWidth * CI,
                 4 * g.strideHeight * wp * CI,
                 4 * xImage,
-                4 * CO,
                 4 * CO,
                 KH,
                 KW,

@@ -55,10 +55,8 @@ export type TileKernel = (
   images: number,
   rows: number,
   cols: number,
-  xColStride: number,
   xRowStride: number,
   xImageStride: number,
-  dyStride: number,
   accStride: number,
   tapRows: number,
   tapCols: number,
@@ -74,10 +72,8 @@ const PARAMS = [
   "images",
   "rows",
   "cols",
-  "xColStride",
   "xRowStride",
   "xImageStride",
-  "dyStride",
   "accStride",
   "tapRows",
   "tapCols",
@@ -90,7 +86,15 @@ const P = Object.fromEntries(PARAMS.map((p, i) => [p, i])) as Record<
   number
 >;
 
-function tileFunction(mr: number, nr: number): WasmFunction {
+/** Pixels per iteration of the inner loop (the strides are constants). */
+const UNROLL = 4;
+
+function tileFunction(
+  mr: number,
+  nr: number,
+  xColStride: number,
+  dyStride: number,
+): WasmFunction {
   const f = new WasmFunction(`t${mr}x${nr}`, PARAMS.length);
   const vector = nr >= 4;
   const nv = vector ? nr / 4 : 1;
@@ -138,16 +142,16 @@ function tileFunction(mr: number, nr: number): WasmFunction {
       f.loop(() => {
         f.localGet(xImage).localSet(xRow).localGet(P.rows).localSet(rowsLeft);
         f.loop(() => {
-          f.localGet(xRow).localSet(xp).localGet(P.cols).localSet(colsLeft);
-          f.loop(() => {
+          f.localGet(xRow).localSet(xp);
+          const pixel = (u: number) => {
             for (let j = 0; j < nv; j++) {
               f.localGet(dyp);
-              load(16 * j).localSet(b[j]);
+              load(u * dyStride + 16 * j).localSet(b[j]);
             }
             for (let i = 0; i < mr; i++) {
               f.localGet(xp);
-              (vector ? f.v128Load32Splat(4 * i) : f.f32Load(4 * i))
-                .localSet(a);
+              const at = u * xColStride + 4 * i;
+              (vector ? f.v128Load32Splat(at) : f.f32Load(at)).localSet(a);
               for (let j = 0; j < nv; j++) {
                 const k = acc[i * nv + j];
                 f.localGet(k).localGet(a).localGet(b[j]);
@@ -156,10 +160,25 @@ function tileFunction(mr: number, nr: number): WasmFunction {
                 f.localSet(k);
               }
             }
-            add(xp, "xColStride");
-            add(dyp, "dyStride");
-            countDown(colsLeft);
-          });
+          };
+          // cols / UNROLL groups of pixels, then cols % UNROLL single ones.
+          for (const count of [UNROLL, 1]) {
+            f.localGet(P.cols);
+            if (count > 1) f.i32Const(Math.log2(UNROLL)).i32ShrU();
+            else f.i32Const(UNROLL - 1).i32And();
+            f.localSet(colsLeft);
+            f.block(() => {
+              f.localGet(colsLeft).i32Eqz().brIf(0);
+              f.loop(() => {
+                for (let u = 0; u < count; u++) pixel(u);
+                f.localGet(xp).i32Const(count * xColStride).i32Add()
+                  .localSet(xp);
+                f.localGet(dyp).i32Const(count * dyStride).i32Add()
+                  .localSet(dyp);
+                countDown(colsLeft);
+              });
+            });
+          }
           add(xRow, "xRowStride");
           countDown(rowsLeft);
         });
@@ -188,30 +207,55 @@ function tileFunction(mr: number, nr: number): WasmFunction {
 
 /**
  * The module of every tile function, `t{mr}x{nr}` for mr in
- * 1..{@link TILE_ROWS} and nr in {@link TILE_COLUMNS}, importing a
- * `shared` (threaded heap) or unshared memory.
+ * 1..{@link TILE_ROWS} and nr in {@link TILE_COLUMNS}, for x's and dy's
+ * pixel strides `xColStride` and `dyStride` (bytes, built in as constants),
+ * importing a `shared` (threaded heap) or unshared memory.
  *
  * @example
  * ```ts
  * import { filterGradTileModule } from "./filter_grad_tiles.ts";
- * if (!WebAssembly.validate(filterGradTileModule(true))) throw new Error();
+ * if (!WebAssembly.validate(filterGradTileModule(true, 256, 256))) throw new Error();
  * ```
  */
-export function filterGradTileModule(shared: boolean): Uint8Array<ArrayBuffer> {
+export function filterGradTileModule(
+  shared: boolean,
+  xColStride: number,
+  dyStride: number,
+): Uint8Array<ArrayBuffer> {
+  for (
+    const [name, v] of [["xColStride", xColStride], [
+      "dyStride",
+      dyStride,
+    ]] as const
+  ) {
+    if (
+      !Number.isInteger(v) || v < 4 || v % 4 !== 0 || v * UNROLL > 0x7fffffff
+    ) {
+      throw new RangeError(
+        `filterGradTileModule: ${name} must be a positive multiple of 4 bytes, got ${v}`,
+      );
+    }
+  }
   const fns: WasmFunction[] = [];
   for (let mr = 1; mr <= TILE_ROWS; mr++) {
-    for (const nr of TILE_COLUMNS) fns.push(tileFunction(mr, nr));
+    for (const nr of TILE_COLUMNS) {
+      fns.push(tileFunction(mr, nr, xColStride, dyStride));
+    }
   }
   return wasmModule(fns, { shared });
 }
 
-const modules = new Map<boolean, WebAssembly.Module>();
-const instances = new WeakMap<WebAssembly.Memory, TileKernel[][]>();
+const modules = new Map<string, WebAssembly.Module>();
+const instances = new WeakMap<
+  WebAssembly.Memory,
+  Map<string, TileKernel[][]>
+>();
 
 /**
- * The tile functions instantiated on `memory` (once per memory and
- * thread), as `kernels[mr - 1][c]` for the c-th width of
- * {@link TILE_COLUMNS}.
+ * The tile functions for pixel strides `xColStride` and `dyStride` (bytes)
+ * instantiated on `memory` (compiled once per stride pair and thread,
+ * instantiated once per memory), as `kernels[mr - 1][c]` for the c-th
+ * width of {@link TILE_COLUMNS}.
  *
  * @example
  * ```ts
@@ -221,18 +265,27 @@ const instances = new WeakMap<WebAssembly.Memory, TileKernel[][]>();
  * heap.set([2, 3], 0); // x: one pixel, 2 channels
  * heap.set([1, 10, 100, 1000], 4); // dy: one pixel, 4 channels
  * // 2x4 tile, one pixel, accumulators at float 8 (rows 16 bytes apart).
- * tileKernels(memory)[1][1](0, 16, 32, 1, 1, 1, 8, 8, 8, 16, 16, 1, 1, 0, 0, 0);
+ * tileKernels(memory, 8, 16)[1][1](0, 16, 32, 1, 1, 1, 8, 8, 16, 1, 1, 0, 0, 0);
  * if (heap.slice(8, 16).join() !== "2,20,200,2000,3,30,300,3000") throw new Error();
  * ```
  */
-export function tileKernels(memory: WebAssembly.Memory): TileKernel[][] {
-  let kernels = instances.get(memory);
-  if (kernels) return kernels;
+export function tileKernels(
+  memory: WebAssembly.Memory,
+  xColStride: number,
+  dyStride: number,
+): TileKernel[][] {
   const shared = memory.buffer instanceof SharedArrayBuffer;
-  let module = modules.get(shared);
+  const key = `${shared} ${xColStride} ${dyStride}`;
+  let byKey = instances.get(memory);
+  if (!byKey) instances.set(memory, byKey = new Map());
+  let kernels = byKey.get(key);
+  if (kernels) return kernels;
+  let module = modules.get(key);
   if (!module) {
-    module = new WebAssembly.Module(filterGradTileModule(shared));
-    modules.set(shared, module);
+    module = new WebAssembly.Module(
+      filterGradTileModule(shared, xColStride, dyStride),
+    );
+    modules.set(key, module);
   }
   const { exports } = new WebAssembly.Instance(module, { env: { memory } });
   kernels = Array.from(
@@ -240,6 +293,6 @@ export function tileKernels(memory: WebAssembly.Memory): TileKernel[][] {
     (_, i) =>
       TILE_COLUMNS.map((nr) => exports[`t${i + 1}x${nr}`] as TileKernel),
   );
-  instances.set(memory, kernels);
+  byKey.set(key, kernels);
   return kernels;
 }

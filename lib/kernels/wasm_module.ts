@@ -130,6 +130,12 @@ export class WasmFunction {
     body();
     return this.#op(0x0b);
   }
+  /** `block ... end` around what `body` emits (`br_if 0` inside skips to its end). */
+  block(body: () => void): this {
+    this.#op(0x02, 0x40);
+    body();
+    return this.#op(0x0b);
+  }
   /** Branches to the `depth`-th enclosing label when the i32 on the stack is non-zero. */
   brIf(depth: number): this {
     return this.#op(0x0d, ...uleb128(depth));
@@ -154,6 +160,15 @@ export class WasmFunction {
   }
   i32Mul(): this {
     return this.#op(0x6c);
+  }
+  i32And(): this {
+    return this.#op(0x71);
+  }
+  i32ShrU(): this {
+    return this.#op(0x76);
+  }
+  i32Eqz(): this {
+    return this.#op(0x45);
   }
   /** `f32.load` at the address on the stack plus `offset` bytes. */
   f32Load(offset: number): this {
