@@ -14,7 +14,7 @@
  * the tiles (items: an image chunk by a group of {@link COLUMN_GROUP}
  * output channels), and the sum of the chunks' partial gradients (items:
  * blocks of entries). The batch is split into
- * `min(batch, FILTER_GRAD_CHUNKS)` chunks, fixed by the shape alone, whose
+ * at most {@link FILTER_GRAD_CHUNKS} chunks, fixed by the shape alone, whose
  * partial gradients are added in chunk order; each item writes only its own
  * outputs, so the result is bitwise the same for every thread count, and
  * bitwise that of {@link conv2dBackpropFilterImpl}. (One difference from
@@ -42,8 +42,10 @@ import {
 
 /**
  * Most image chunks a batch is split into (each chunk's gradient is summed
- * apart, then the chunks are added in order): enough items for the pool's
- * threads, few partial gradients to add.
+ * apart, then the chunks are added in order). A layer gets as many as give
+ * it {@link TARGET_ITEMS} tiles items, up to this: enough items for the
+ * pool's threads, few partial gradients to zero and add (a 256-channel 3x3
+ * layer's gradient is 2.4 MB).
  *
  * @example
  * ```ts
@@ -52,6 +54,9 @@ import {
  * ```
  */
 export const FILTER_GRAD_CHUNKS = 8;
+
+/** Tiles items a layer is split into where its batch allows. */
+const TARGET_ITEMS = 32;
 
 /**
  * Output channels per tiles item (4 tiles of 8).
@@ -94,6 +99,9 @@ export interface FilterGradPlan {
  * const g = convGeometry([64, 32, 32, 16], [3, 3, 16, 64], { strides: 1, pad: "same" });
  * const p = filterGradPlan(g);
  * if (p.chunks !== 8 || p.paddedHeight !== 34 || !p.padded) throw new Error(JSON.stringify(p));
+ * // 256 output channels are 8 items per chunk already: 4 chunks.
+ * const wide = convGeometry([64, 8, 8, 256], [3, 3, 256, 256], { strides: 1, pad: 1 });
+ * if (filterGradPlan(wide).chunks !== 4) throw new Error();
  * const q = filterGradPlan(convGeometry([3, 8, 8, 4], [1, 1, 4, 8], { strides: 2, pad: 0 }));
  * if (q.chunks !== 3 || q.padded) throw new Error(JSON.stringify(q));
  * ```
@@ -113,7 +121,11 @@ export function filterGradPlan(g: ConvGeometry): FilterGradPlan {
     (g.outWidth - 1) * g.strideWidth + g.filterWidth,
   );
   return {
-    chunks: Math.min(g.batchSize, FILTER_GRAD_CHUNKS),
+    chunks: Math.min(
+      g.batchSize,
+      FILTER_GRAD_CHUNKS,
+      Math.ceil(TARGET_ITEMS / Math.ceil(g.outChannels / COLUMN_GROUP)),
+    ),
     paddedHeight,
     paddedWidth,
     padded: g.padTop !== 0 || g.padLeft !== 0 ||
@@ -248,29 +260,31 @@ export const filterGradPadJob: ParallelJob = {
 };
 
 /**
- * The tiles, a kernel pool job: item `c * groups + j` sums image chunk `c`
- * for output channels `[j * COLUMN_GROUP, (j + 1) * COLUMN_GROUP)` into
- * the gradient (chunk 0) or chunk c's partial gradient. Arguments: heap
- * offsets of the padded x, of dy, of the gradient and of the partials, the
- * chunk count, the padded height and width, then the geometry's fields. Needs the heap's `memory` (the tiles are wasm).
+ * The tiles, a kernel pool job: item `c * groups + j` adds image chunk
+ * `c`'s sums for output channels `[j * COLUMN_GROUP, (j + 1) *
+ * COLUMN_GROUP)` onto the gradient (chunk 0) or chunk c's partial gradient
+ * (both zeroed by the caller). Arguments: heap offsets of the padded x, of
+ * dy, of the gradient and of the partials, the chunk count, the padded
+ * height and width, then the geometry's fields. Needs the heap's `memory`
+ * (the tiles are wasm).
  *
  * @example
  * ```ts
  * import { convGeometry, convGeometryArgs } from "./im2col.ts";
  * import { filterGradTilesJob } from "./conv2d_backprop_filter.ts";
- * // One 1x2 image, 1 channel, 1x1 filter: dW = x . dy = 5 * 2 + 6 * 3.
+ * // One 1x2 image, 1 channel, 1x1 filter: dW = 1 + x . dy = 1 + 5 * 2 + 6 * 3.
  * const memory = new WebAssembly.Memory({ initial: 1 });
  * const heap = new Float32Array(memory.buffer);
- * heap.set([5, 6, 2, 3, 99]);
+ * heap.set([5, 6, 2, 3, 1]); // x, dy, the gradient so far
  * const g = convGeometry([1, 1, 2, 1], [1, 1, 1, 1], { strides: 1, pad: 0 });
  * filterGradTilesJob.run(heap, Float64Array.from([0, 2, 4, 5, 1, 1, 2,
  *   ...convGeometryArgs(g)]), 0, 1, memory);
- * if (heap[4] !== 28) throw new Error(String(heap[4]));
+ * if (heap[4] !== 29) throw new Error(String(heap[4]));
  * ```
  */
 export const filterGradTilesJob: ParallelJob = {
   name: "conv2dBackpropFilter.tiles",
-  run(heap, args, lo, hi, memory) {
+  run(_heap, args, lo, hi, memory) {
     if (!memory) {
       throw new Error(
         "conv2dBackpropFilter.tiles: needs the wasm heap's WebAssembly.Memory",
@@ -305,9 +319,6 @@ export const filterGradTilesJob: ParallelJob = {
       const co0 = (item % groups) * COLUMN_GROUP;
       const co1 = Math.min(CO, co0 + COLUMN_GROUP);
       const accOff = c === 0 ? outOff : partsOff + (c - 1) * size;
-      for (let r = 0; r < KH * KW * CI; r++) {
-        heap.fill(0, accOff + r * CO + co0, accOff + r * CO + co1);
-      }
       const [n0, n1] = chunkImages(g.batchSize, chunks, c);
       for (let n = n0; n < n1; n += perCall) {
         const images = Math.min(perCall, n1 - n);
@@ -425,6 +436,9 @@ function conv2dBackpropFilterWasm(
     const xpOff = heapOffset(backend, xp ?? x);
     const outOff = heapOffset(backend, out);
     const partsOff = parts ? heapOffset(backend, parts) : 0;
+    // The tiles add onto the gradient and the partials.
+    heap.fill(0, outOff, outOff + size);
+    if (parts) heap.fill(0, partsOff, partsOff + (chunks - 1) * size);
     if (xp) {
       runParallel(filterGradPadJob, heap, [
         heapOffset(backend, x),
